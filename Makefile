@@ -1,0 +1,37 @@
+# struct_det: the two commands a newcomer runs are `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAMPLE := data/evalmuse_sample
+RESULTS ?= results/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup data demo test bench clean-data
+
+# Builds $(VENV) idempotently (mmcv's wheel is built once and cached in ~/.cache/struct_det).
+setup:
+	bash tools/misc/setup_env.sh $(VENV)
+
+$(SAMPLE)/annotations/evalmuse_train.json:
+	$(PY) tools/misc/make_sample_data.py --out $(SAMPLE) --seed 0
+	$(PY) tools/dataset_converters/evalmuse_structure.py \
+		--info $(SAMPLE)/train/train_info.json --img-dir $(SAMPLE)/train/images \
+		--out $(SAMPLE)/annotations/evalmuse.json --val-ratio 0.2 --seed 0
+	$(PY) tools/dataset_converters/evalmuse_structure.py \
+		--info $(SAMPLE)/test/test_info.json --img-dir $(SAMPLE)/test/images \
+		--out $(SAMPLE)/annotations/evalmuse_test.json
+
+# The bundled synthetic EvalMuse-Structure sample, converted to COCO.
+data: setup $(SAMPLE)/annotations/evalmuse_train.json
+
+# The main job on the sample data: convert, train, TTA-test the joint model, score, submit.
+demo: data
+	PATH=$(abspath $(VENV))/bin:$$PATH bash tools/misc/demo.sh $(RESULTS)
+
+test: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean-data:
+	rm -rf $(SAMPLE)

@@ -1,0 +1,3 @@
+from .evalmuse_structure import EvalMuseStructureDataset
+
+__all__ = ['EvalMuseStructureDataset']

@@ -1,0 +1,8 @@
+from .checkpoint_compat import (allow_mmengine_checkpoints, checkpoint_safe_globals,
+                                history_buffer_getattr)
+from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
+
+__all__ = [
+    'allow_mmengine_checkpoints', 'checkpoint_safe_globals', 'history_buffer_getattr',
+    'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed'
+]
