@@ -54,7 +54,8 @@ fi
 
 "${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 # openmim's own dependency list can pull openxlab, which downgrades setuptools: install it alone.
-has openmim 0.3.9 || { "${PIP[@]}" --no-deps openmim==0.3.9 && "${PIP[@]}" click colorama model-index rich tabulate requests pandas opendatalab 2>/dev/null || "${PIP[@]}" click colorama model-index rich tabulate requests pandas; }
+has openmim 0.3.9 || "${PIP[@]}" --no-deps openmim==0.3.9
+"${PIP[@]}" click colorama model-index rich tabulate requests pandas
 
 # mim resolves `<distribution location>/struct_det/.mim`. A PEP 660 editable install puts the
 # distribution in site-packages, where no struct_det/ exists, so developers get the egg-link

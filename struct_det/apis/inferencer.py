@@ -1,0 +1,199 @@
+"""Python API: images in, distortion masks, regions and structure scores out."""
+import json
+import os
+import os.path as osp
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
+from mmengine.runner import load_checkpoint
+
+from struct_det.evaluation.functional import instances_to_mask
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+ImageInput = Union[str, np.ndarray]
+
+
+def list_images(inputs: Union[ImageInput, Sequence[ImageInput]]) -> List[ImageInput]:
+    """Expands a file, a folder (sorted, non-recursive), a list file (.txt) or a list.
+
+    Args:
+        inputs: an image path, an RGB array, a folder, a text file with one path a line,
+            or a sequence of those.
+
+    Returns:
+        list: image paths and arrays in order.
+    """
+    if isinstance(inputs, np.ndarray) or isinstance(inputs, str):
+        inputs = [inputs]
+    images: List[ImageInput] = []
+    for item in inputs:
+        if isinstance(item, np.ndarray):
+            images.append(item)
+        elif osp.isdir(item):
+            images += sorted(osp.join(item, f) for f in os.listdir(item)
+                             if f.lower().endswith(IMAGE_SUFFIXES))
+        elif item.lower().endswith('.txt'):
+            with open(item, encoding='utf-8') as f:
+                base = osp.dirname(item)
+                images += [line if osp.isabs(line) else osp.join(base, line)
+                           for line in (ln.strip() for ln in f) if line]
+        else:
+            images.append(item)
+    return images
+
+
+class StructureInferencer:
+    """Runs a detector, a score regressor or a joint assessor on images.
+
+    Args:
+        config: a model config (path or ``Config``): any struct_det/mmdet detector,
+            ``LoDa`` or ``StructureAssessor``.
+        checkpoint: weights to load (optional for a joint config that names its members').
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
+        score_thr: instances with a lower score are not part of the mask. Defaults to
+            the threshold calibrated on val and stored in the checkpoint, else 0.3.
+        tta: wrap the model in the config's ``tta_model`` with its ``tta_pipeline``.
+
+    Example:
+        >>> inferencer = StructureInferencer('configs/joint/joint_tiny_evalmuse-sample.py')
+        >>> for result in inferencer(['a.jpg', 'b.jpg']):
+        ...     print(result['image'], result['score'], len(result['regions']))
+    """
+
+    def __init__(self,
+                 config: Union[str, Config],
+                 checkpoint: Optional[str] = None,
+                 device: str = 'cpu',
+                 score_thr: Optional[float] = None,
+                 tta: bool = False) -> None:
+        import struct_det  # noqa: F401  registers the modules
+        from mmdet.registry import MODELS
+        from mmengine.registry import init_default_scope
+
+        cfg = config if isinstance(config, Config) else Config.fromfile(config)
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        model_cfg = cfg.model
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        if tta:
+            if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+                raise ValueError(f'{getattr(cfg, "filename", config)}: tta=True needs '
+                                 '`tta_model` and `tta_pipeline` in the config')
+            model_cfg = ConfigDict(**cfg.tta_model, module=cfg.model)
+            pipeline = cfg.tta_pipeline
+        self.model = MODELS.build(model_cfg)
+        meta: dict = {}
+        if checkpoint is not None:
+            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta', {})
+        self.model.to(device).eval()
+        self.device = device
+        self.score_thr = self._resolve_score_thr(score_thr, meta)
+        self.pipeline = Compose(self._inference_pipeline(pipeline))
+
+    @staticmethod
+    def _resolve_score_thr(score_thr: Optional[float], meta: dict) -> float:
+        if score_thr is not None:
+            return float(score_thr)
+        stored = meta.get('structure_best_score_thr')
+        return float(stored) if stored is not None else 0.3
+
+    @staticmethod
+    def _inference_pipeline(pipeline: Iterable[dict]) -> List[dict]:
+        """Drops annotation loading and reads decoded arrays instead of files."""
+        steps = []
+        for step in pipeline:
+            step = dict(step)
+            kind = step.get('type', '')
+            if kind.split('.')[-1] == 'LoadAnnotations':
+                continue
+            if kind.split('.')[-1] == 'LoadImageFromFile':
+                step = dict(type='mmdet.LoadImageFromNDArray')
+            if kind.split('.')[-1] == 'TestTimeAug':
+                step['transforms'] = [
+                    [t for t in group if t.get('type', '').split('.')[-1] != 'LoadAnnotations']
+                    for group in step['transforms']
+                ]
+            steps.append(step)
+        return steps
+
+    @staticmethod
+    def read_image(image: ImageInput) -> np.ndarray:
+        """Decodes an image to BGR (mmcv's convention), raising ``ValueError`` if corrupt."""
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f'expected an (H, W, 3) array, got shape {image.shape}')
+            return np.ascontiguousarray(image[..., ::-1])
+        if not osp.isfile(image):
+            raise ValueError(f'{image}: no such file')
+        bgr = cv2.imread(image, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f'{image}: not a readable image (corrupt or unsupported)')
+        return bgr
+
+    @torch.no_grad()
+    def predict_one(self, image: ImageInput) -> Dict:
+        """Predicts one image; raises ``ValueError`` for an unreadable one."""
+        bgr = self.read_image(image)
+        name = image if isinstance(image, str) else '<array>'
+        data = self.pipeline(dict(img=bgr, img_id=0, img_path=name))
+        batch = pseudo_collate([data])
+        sample = self.model.test_step(batch)[0]
+        return self.to_result(sample, name, bgr.shape[:2])
+
+    def to_result(self, sample, name: str, shape) -> Dict:
+        """Turns a predicted data sample into plain Python/numpy results."""
+        height, width = shape
+        result: Dict = dict(image=name, height=height, width=width, score=None,
+                            regions=[], mask=np.zeros((height, width), np.uint8),
+                            score_thr=self.score_thr)
+        if 'pred_score' in sample:
+            result['score'] = float(torch.as_tensor(sample.pred_score).reshape(-1)[0])
+        if 'pred_instances' in sample:
+            inst = sample.pred_instances
+            keep = inst.scores >= self.score_thr
+            result['regions'] = [
+                dict(bbox=[round(float(v), 2) for v in box], score=round(float(s), 4))
+                for box, s in zip(inst.bboxes[keep].cpu(), inst.scores[keep].cpu())
+            ]
+            result['mask'] = instances_to_mask(inst, (height, width), self.score_thr)
+        return result
+
+    def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
+                 progress: bool = True) -> Iterator[Dict]:
+        """Yields one result per readable image; unreadable ones are reported and skipped.
+
+        Each result: ``image`` (path), ``height``, ``width``, ``score`` (predicted MOS or
+        None), ``regions`` (list of ``{'bbox': xyxy, 'score'}``), ``mask`` ((H, W) uint8
+        0/1 distortion mask), ``score_thr``.
+        """
+        images = list_images(inputs)
+        bar = None
+        if progress and len(images) > 1:
+            from mmengine.utils import ProgressBar
+            bar = ProgressBar(len(images))
+        for image in images:
+            try:
+                yield self.predict_one(image)
+            except ValueError as err:
+                print_log(f'skipped: {err}', logger='current', level=30)
+            if bar is not None:
+                bar.update()
+
+
+def result_to_json(result: Dict) -> Dict:
+    """The JSON-serialisable part of a result (the mask as its area and its regions)."""
+    out = {k: v for k, v in result.items() if k != 'mask'}
+    out['mask_area'] = int(result['mask'].sum())
+    return out
+
+
+def write_results_json(results: List[Dict], out_file: str) -> None:
+    """Writes results atomically as JSON."""
+    tmp = out_file + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump([result_to_json(r) for r in results], f, indent=1)
+    os.replace(tmp, out_file)

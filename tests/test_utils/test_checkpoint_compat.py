@@ -1,0 +1,62 @@
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+
+import struct_det  # noqa: F401  installs the allow-list
+from struct_det.utils import history_buffer_getattr
+
+
+def _mmengine_like_checkpoint() -> dict:
+    hub = MessageHub.get_instance('compat_test')
+    for i in range(3):
+        hub.update_scalar('train/loss', 1.0 / (i + 1))
+    hub.update_info('best_thr', np.float64(0.3))
+    return dict(
+        meta=dict(epoch=1, iter=3, seed=0, arr=np.arange(4, dtype=np.int64),
+                  scalar=np.float32(0.5)),
+        state_dict={'w': torch.ones(2)},
+        message_hub=hub.state_dict())
+
+
+def test_mmengine_checkpoint_loads_with_weights_only():
+    buf = io.BytesIO()
+    torch.save(_mmengine_like_checkpoint(), buf)
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    history = ckpt['message_hub']['log_scalars']['train/loss']
+    assert isinstance(history, HistoryBuffer)
+    assert history.mean() == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    np.testing.assert_array_equal(ckpt['meta']['arr'], np.arange(4))
+    assert ckpt['meta']['scalar'] == np.float32(0.5)
+    assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
+
+
+class _AttributeProbe:
+    """Pickles as ``getattr(HistoryBuffer, '__init__')``: a getattr outside the pattern."""
+
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+class _UnknownGlobal:
+    pass
+
+
+def test_other_getattr_and_globals_stay_refused():
+    buf = io.BytesIO()
+    torch.save({'x': _AttributeProbe()}, buf)
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match='__init__'):
+        torch.load(buf, weights_only=True)
+    buf = io.BytesIO()
+    torch.save({'x': _UnknownGlobal()}, buf)
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buf, weights_only=True)
+    with pytest.raises(pickle.UnpicklingError, match='does not allow'):
+        history_buffer_getattr(HistoryBuffer, '__init__')
+    assert history_buffer_getattr(HistoryBuffer, 'max') is HistoryBuffer.max
