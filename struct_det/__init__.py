@@ -10,6 +10,6 @@ from .version import __version__
 # Before anything can load a checkpoint (resume, load_from) under torch >= 2.6.
 allow_mmengine_checkpoints()
 
-from . import datasets  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, utils, visualization  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -12,7 +12,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 
-from struct_det.evaluation.functional import instances_to_mask
+from struct_det.evaluation.functional.prediction_masks import instance_union_masks
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 ImageInput = Union[str, np.ndarray]
@@ -159,7 +159,9 @@ class StructureInferencer:
                 dict(bbox=[round(float(v), 2) for v in box], score=round(float(s), 4))
                 for box, s in zip(inst.bboxes[keep].cpu(), inst.scores[keep].cpu())
             ]
-            result['mask'] = instances_to_mask(inst, (height, width), self.score_thr)
+            result['mask'] = instance_union_masks(
+                inst.scores, [self.score_thr], (height, width),
+                masks=inst.masks if 'masks' in inst else None, boxes=inst.bboxes)[0]
         return result
 
     def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],

@@ -69,3 +69,7 @@ test_dataloader = val_dataloader
 # best (the calibration hook stores it in the checkpoint for tools/test.py).
 val_evaluator = dict(type='StructureMetric', score_thr=[0.1, 0.2, 0.3, 0.4, 0.5])
 test_evaluator = val_evaluator
+
+# Logs the F1-vs-threshold curve after each validation and stores the best threshold in
+# the checkpoints (tools/test.py applies it); RandomStateHook makes --resume exact.
+custom_hooks = [dict(type='StructureCalibrationHook'), dict(type='RandomStateHook')]

@@ -60,3 +60,6 @@ test_dataloader = val_dataloader
 # With scores only, StructureMetric reports SRCC and PLCC (after the scorer's logistic).
 val_evaluator = dict(type='StructureMetric')
 test_evaluator = val_evaluator
+
+# Makes --resume continue exactly (random streams saved with the checkpoints).
+custom_hooks = [dict(type='RandomStateHook')]
