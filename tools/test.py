@@ -8,6 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
+from struct_det.engine import apply_calibrated_threshold
 from struct_det.utils import setup_cpu_distributed
 
 
@@ -83,6 +84,10 @@ def build_test_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.checkpoint is not None:
         cfg.load_from = args.checkpoint
+    # score_thr='calibrated' in the config's test_evaluator: the threshold the val loop
+    # found best (stored by StructureCalibrationHook); a number set in the config or via
+    # --cfg-options wins.
+    apply_calibrated_threshold(cfg, args.checkpoint)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     if args.tta:

@@ -14,6 +14,7 @@ from mmengine.runner import load_checkpoint
 
 from struct_det.evaluation.functional.prediction_masks import instance_union_masks
 
+DEFAULT_SCORE_THR = 0.3
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 ImageInput = Union[str, np.ndarray]
 
@@ -86,20 +87,21 @@ class StructureInferencer:
             model_cfg = ConfigDict(**cfg.tta_model, module=cfg.model)
             pipeline = cfg.tta_pipeline
         self.model = MODELS.build(model_cfg)
-        meta: dict = {}
         if checkpoint is not None:
-            meta = load_checkpoint(self.model, checkpoint, map_location='cpu').get('meta', {})
+            load_checkpoint(self.model, checkpoint, map_location='cpu')
         self.model.to(device).eval()
         self.device = device
-        self.score_thr = self._resolve_score_thr(score_thr, meta)
+        self.score_thr = self._resolve_score_thr(score_thr, checkpoint)
         self.pipeline = Compose(self._inference_pipeline(pipeline))
 
     @staticmethod
-    def _resolve_score_thr(score_thr: Optional[float], meta: dict) -> float:
+    def _resolve_score_thr(score_thr: Optional[float], checkpoint: Optional[str]) -> float:
         if score_thr is not None:
             return float(score_thr)
-        stored = meta.get('structure_best_score_thr')
-        return float(stored) if stored is not None else 0.3
+        from struct_det.engine import load_calibration
+        calibration = load_calibration(checkpoint) if checkpoint else None
+        stored = (calibration or {}).get('score_thr')
+        return float(stored) if stored is not None else DEFAULT_SCORE_THR
 
     @staticmethod
     def _inference_pipeline(pipeline: Iterable[dict]) -> List[dict]:

@@ -24,6 +24,11 @@ _NUMPY_GLOBALS = (
 )
 
 
+# HistoryBuffer registers these in its first instance's __init__, so a fresh process that
+# loads a checkpoint before creating any buffer has an empty registry.
+_BUILTIN_STATISTICS = frozenset(('min', 'max', 'current', 'mean'))
+
+
 def _resolve(module: str, name: str) -> Any:
     try:
         return getattr(importlib.import_module(module), name)
@@ -52,7 +57,8 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
     from mmengine.logging import HistoryBuffer
 
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if obj is HistoryBuffer and name in _BUILTIN_STATISTICS.union(
+            HistoryBuffer._statistics_methods):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}), which struct_det does not allow '

@@ -60,3 +60,18 @@ def test_other_getattr_and_globals_stay_refused():
     with pytest.raises(pickle.UnpicklingError, match='does not allow'):
         history_buffer_getattr(HistoryBuffer, '__init__')
     assert history_buffer_getattr(HistoryBuffer, 'max') is HistoryBuffer.max
+
+
+def test_fresh_process_loads_a_checkpoint(tmp_path):
+    # HistoryBuffer fills its statistics registry lazily: a process that loads before
+    # creating any buffer must still resolve the methods the pickle names.
+    import subprocess
+    import sys
+    path = tmp_path / 'ckpt.pth'
+    torch.save(_mmengine_like_checkpoint(), str(path))
+    code = ('import struct_det, torch; '
+            f'ck = torch.load({str(path)!r}, weights_only=True); '
+            "print(ck['message_hub']['log_scalars']['train/loss'].current())")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(1 / 3)

@@ -68,7 +68,8 @@ test_dataloader = val_dataloader
 # Region F1 depends on the instance score threshold: report it for several and keep the
 # best (the calibration hook stores it in the checkpoint for tools/test.py).
 val_evaluator = dict(type='StructureMetric', score_thr=[0.1, 0.2, 0.3, 0.4, 0.5])
-test_evaluator = val_evaluator
+# tools/test.py replaces 'calibrated' by the best val threshold stored in the checkpoint.
+test_evaluator = dict(type='StructureMetric', score_thr='calibrated')
 
 # Logs the F1-vs-threshold curve after each validation and stores the best threshold in
 # the checkpoints (tools/test.py applies it); RandomStateHook makes --resume exact.

@@ -1,0 +1,314 @@
+"""Region counting of the EvalMuse-Structure scorer, per image and mergeable across images.
+
+The released scorer (NTIRE 2025 track 2) brings every predicted mask to 512x512 with
+``cv2.resize`` (bilinear) and ``> 0``, finds the outer contours of both masks, keeps the
+regions whose ``cv2.contourArea`` exceeds a threshold, and calls a region a hit when the
+IoU of two filled contours is above 0.1 for ANY counted region of the other side. It draws
+two full 512x512 canvases for every region pair. Here a pair is only looked at when the
+bounding boxes of its two regions meet (otherwise the IoU is 0); a region taking part in
+such a pair is drawn once, filled, on a canvas the size of its bounding box, and the
+intersection is counted in the overlap of the two boxes. Each region is drawn by itself,
+exactly as the scorer draws it, so the counts are identical without assuming anything
+about how regions of one mask relate (``tests/test_evaluation/scorer_reference.py`` holds
+the per-pair version they are checked against). This was measured faster than painting
+all regions into label images and histogramming label pairs, which needs two full-size
+label images per image and a guard against overlapping filled regions.
+"""
+from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+# Constants of the released scorer.
+SCORER_SIZE = 512
+DEFAULT_AREA_RATIO = 0.0006
+DEFAULT_GT_MIN_AREA = 150.0
+DEFAULT_IOU_THR = 0.1
+# The scorer's GIoU smoothing term.
+GIOU_EPS = 1e-4
+# The scorer's F1 denominator term.
+F1_EPS = 1e-10
+
+
+class RegionCounts(NamedTuple):
+    """What one image contributes to the region-level score; sums across images.
+
+    Attributes:
+        num_pred: counted predicted regions (``P``).
+        num_pred_hit: counted predicted regions with IoU > thr with a counted GT region
+            (``Ph``).
+        num_gt: counted GT regions (``G``).
+        num_gt_missed: counted GT regions without such a predicted region (``Gm``).
+        giou: the scorer's foreground IoU of this image, ``(|P & G| + 1e-4) / (|P | G| +
+            1e-4)`` on the 512x512 masks (1 when both are empty); averaged, not summed.
+        pixel_tp: foreground pixels in both 512x512 masks (diagnostic pixel F1 only).
+        pixel_fp: predicted-only foreground pixels.
+        pixel_fn: GT-only foreground pixels.
+    """
+    num_pred: int
+    num_pred_hit: int
+    num_gt: int
+    num_gt_missed: int
+    giou: float
+    pixel_tp: int
+    pixel_fp: int
+    pixel_fn: int
+
+
+class MaskRegions:
+    """The counted outer-contour regions of one binary 512x512 mask, ready for matching.
+
+    Build it once per mask (e.g. once per GT image, then match many predictions).
+
+    Args:
+        mask: 2-D uint8 array of 0/1 (already at the scorer's size).
+        min_area: a region counts when ``cv2.contourArea(contour) > min_area``.
+
+    Attributes:
+        mask: the input mask.
+        contours: the counted contours, in ``cv2.findContours`` order.
+        boxes: ``(K, 4)`` int64 array of ``x0, y0, x1, y1`` (end exclusive) bounding boxes.
+        num_pixels: foreground pixel count of ``mask``.
+    """
+
+    def __init__(self, mask: np.ndarray, min_area: float) -> None:
+        self.mask = mask
+        self.num_pixels = int(cv2.countNonZero(mask))
+        if self.num_pixels:
+            found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        else:
+            found = ()
+        self.contours: List[np.ndarray] = [c for c in found if cv2.contourArea(c) > min_area]
+        boxes = np.array([cv2.boundingRect(c) for c in self.contours], np.int64).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        self.boxes = boxes
+        self._crops: Dict[int, Tuple[np.ndarray, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.contours)
+
+    def filled(self, idx: int) -> Tuple[np.ndarray, int]:
+        """Region ``idx`` drawn filled on a canvas the size of its bounding box (cached).
+
+        Args:
+            idx: region index.
+
+        Returns:
+            tuple: uint8 0/1 array of shape ``(y1 - y0, x1 - x0)`` and its pixel count.
+        """
+        if idx not in self._crops:
+            x0, y0, x1, y1 = (int(v) for v in self.boxes[idx])
+            canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.drawContours(canvas, [self.contours[idx]], -1, 1, cv2.FILLED,
+                             offset=(-x0, -y0))
+            self._crops[idx] = (canvas, int(cv2.countNonZero(canvas)))
+        return self._crops[idx]
+
+    @property
+    def areas(self) -> np.ndarray:
+        """``(K,)`` int64 pixel counts of the filled regions."""
+        return np.array([self.filled(i)[1] for i in range(len(self))], np.int64)
+
+
+def _boxes_meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` bool: whether two ``x0, y0, x1, y1`` boxes share a pixel."""
+    return ((a[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < a[:, None, 2])
+            & (a[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < a[:, None, 3]))
+
+
+def region_iou_matrix(pred: MaskRegions, gt: MaskRegions) -> np.ndarray:
+    """IoU of every counted predicted region with every counted GT region (filled contours).
+
+    Args:
+        pred: predicted regions.
+        gt: GT regions (same mask size).
+
+    Returns:
+        np.ndarray: float64 array of shape ``(len(pred), len(gt))``.
+    """
+    ious = np.zeros((len(pred), len(gt)), np.float64)
+    if len(pred) == 0 or len(gt) == 0:
+        return ious
+    for i, j in zip(*np.nonzero(_boxes_meet(pred.boxes, gt.boxes))):
+        pred_crop, pred_area = pred.filled(i)
+        gt_crop, gt_area = gt.filled(j)
+        px0, py0 = pred.boxes[i, :2]
+        gx0, gy0 = gt.boxes[j, :2]
+        x0, y0 = max(px0, gx0), max(py0, gy0)
+        x1, y1 = min(pred.boxes[i, 2], gt.boxes[j, 2]), min(pred.boxes[i, 3], gt.boxes[j, 3])
+        both = cv2.bitwise_and(pred_crop[y0 - py0:y1 - py0, x0 - px0:x1 - px0],
+                               gt_crop[y0 - gy0:y1 - gy0, x0 - gx0:x1 - gx0])
+        inter = int(cv2.countNonZero(both))
+        # The scorer's arithmetic: integer counts, one true division.
+        ious[i, j] = inter / (pred_area + gt_area - inter)
+    return ious
+
+
+def match_regions(pred: MaskRegions, gt: MaskRegions,
+                  iou_thr: float = DEFAULT_IOU_THR) -> RegionCounts:
+    """Counts hits and misses of one image exactly as the released scorer does.
+
+    Args:
+        pred: predicted regions of the image (512x512).
+        gt: GT regions of the image (512x512).
+        iou_thr: a pair matches when its IoU is strictly greater than this.
+
+    Returns:
+        RegionCounts: the image's counts.
+    """
+    if pred.mask.shape != gt.mask.shape:
+        raise ValueError(f'predicted mask {pred.mask.shape} and GT mask {gt.mask.shape} '
+                         'differ in size; bring both to the scorer size first')
+    hits = region_iou_matrix(pred, gt) > iou_thr
+    num_pred_hit = int(hits.any(axis=1).sum())
+    num_gt_missed = len(gt) - int(hits.any(axis=0).sum())
+    if pred.num_pixels and gt.num_pixels:
+        tp = int(cv2.countNonZero(cv2.bitwise_and(pred.mask, gt.mask)))
+    else:
+        tp = 0
+    union = pred.num_pixels + gt.num_pixels - tp
+    giou = (float(tp) + GIOU_EPS) / (float(union) + GIOU_EPS)
+    return RegionCounts(len(pred), num_pred_hit, len(gt), num_gt_missed, giou, tp,
+                        pred.num_pixels - tp, gt.num_pixels - tp)
+
+
+def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
+    """Brings a mask to the scorer's grid: ``cv2.resize`` (bilinear) to ``size`` x ``size``,
+    then every value ``> 0`` becomes 1.
+
+    Args:
+        mask: 2-D array of a dtype ``cv2.resize`` accepts (uint8, uint16, int16, float32,
+            float64); bool is read as uint8 0/1 (the released scorer itself cannot resize a
+            bool array).
+        size: side of the square grid.
+
+    Returns:
+        np.ndarray: uint8 array of 0/1 with shape ``(size, size)``.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    if arr.shape != (size, size):
+        arr = cv2.resize(arr, (size, size))
+        if arr.dtype == np.uint8:
+            # In place on the fresh resize output: every value > 0 becomes 1.
+            cv2.threshold(arr, 0, 1, cv2.THRESH_BINARY, dst=arr)
+            return arr
+    return np.greater(arr, 0).view(np.uint8)
+
+
+def gt_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
+    """The GT mask as the scorer uses it: as stored when it is ``size`` x ``size``.
+
+    The released scorer never resizes its GT (its gt.pkl is stored at 512x512 and another
+    size would crash it); a GT of another size is brought to the grid the way predictions
+    are (:func:`to_scorer_mask`), which is also how ``tools/misc/make_gt_pkl.py`` and
+    ``StructureMetric`` build it.
+
+    Args:
+        mask: 2-D array of 0/1 (any numeric dtype or bool).
+        size: side of the square grid.
+
+    Returns:
+        np.ndarray: uint8 array of 0/1 with shape ``(size, size)``.
+    """
+    arr = np.asarray(mask)
+    if arr.shape != (size, size):
+        return to_scorer_mask(arr, size)
+    if arr.dtype == np.uint8 and arr.flags.c_contiguous:
+        # Already the scorer's form (0/1 values are checked by check_gt_area).
+        return arr
+    return np.not_equal(arr, 0).view(np.uint8)
+
+
+def pred_min_area(area_ratio: float = DEFAULT_AREA_RATIO, size: int = SCORER_SIZE) -> float:
+    """The scorer's area threshold for predicted regions, ``size * size * area_ratio``."""
+    return size * size * area_ratio
+
+
+def image_region_counts(pred_area: np.ndarray, gt_area: np.ndarray, *,
+                        area_ratio: float = DEFAULT_AREA_RATIO,
+                        gt_min_area: float = DEFAULT_GT_MIN_AREA,
+                        iou_thr: float = DEFAULT_IOU_THR) -> RegionCounts:
+    """Region counts of one image from a submission's ``pred_area`` and a gt.pkl mask.
+
+    Args:
+        pred_area: predicted 2-D mask, any resolution (see :func:`to_scorer_mask`).
+        gt_area: GT 2-D 0/1 mask (see :func:`gt_scorer_mask`).
+        area_ratio: predicted regions count above ``512 * 512 * area_ratio``.
+        gt_min_area: GT regions count above this contour area.
+        iou_thr: IoU above which two regions match.
+
+    Returns:
+        RegionCounts: the image's counts.
+    """
+    pred = MaskRegions(to_scorer_mask(pred_area), pred_min_area(area_ratio))
+    gt = MaskRegions(gt_scorer_mask(gt_area), gt_min_area)
+    return match_regions(pred, gt, iou_thr)
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else float('nan')
+
+
+def summarize_region_counts(counts: Iterable[RegionCounts]) -> dict:
+    """Set-level region scores from per-image counts, in the scorer's arithmetic.
+
+    ``precision = Ph / P``, ``recall = 1 - Gm / G``, ``F1 = 2 P R / (P + R + 1e-10)``,
+    ``giou`` = mean of the per-image GIoU (summed in the given order, like the scorer).
+    The diagnostic ``pixel_*`` numbers pool foreground pixels over all images; they are
+    not part of the challenge score. An undefined ratio (no predicted region, no GT region)
+    is NaN; callers warn.
+
+    Args:
+        counts: per-image :class:`RegionCounts`, in evaluation order.
+
+    Returns:
+        dict: ``precision, recall, f1_score, giou, pixel_precision, pixel_recall,
+        pixel_f1, num_images, num_pred_regions, num_pred_hit, num_gt_regions,
+        num_gt_missed``.
+    """
+    num = pred = pred_hit = gt = gt_missed = tp = fp = fn = 0
+    giou_sum = 0.0
+    for c in counts:
+        num += 1
+        pred += c.num_pred
+        pred_hit += c.num_pred_hit
+        gt += c.num_gt
+        gt_missed += c.num_gt_missed
+        tp += c.pixel_tp
+        fp += c.pixel_fp
+        fn += c.pixel_fn
+        giou_sum += c.giou
+    precision = _ratio(pred_hit, pred)
+    recall = 1.0 - _ratio(gt_missed, gt)
+    f1 = 2 * precision * recall / (precision + recall + F1_EPS)
+    pixel_precision = _ratio(tp, tp + fp)
+    pixel_recall = _ratio(tp, tp + fn)
+    pixel_f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    return dict(precision=precision, recall=recall, f1_score=f1,
+                giou=_ratio(giou_sum, num), pixel_precision=pixel_precision,
+                pixel_recall=pixel_recall, pixel_f1=pixel_f1, num_images=num,
+                num_pred_regions=pred, num_pred_hit=pred_hit, num_gt_regions=gt,
+                num_gt_missed=gt_missed)
+
+
+def region_counts_array(counts: Sequence[RegionCounts]) -> Tuple[np.ndarray, np.ndarray]:
+    """Packs counts compactly: ``(K, 7)`` int64 of the integer fields, ``(K,)`` GIoU.
+
+    Args:
+        counts: a sequence of :class:`RegionCounts` (e.g. one per score threshold).
+
+    Returns:
+        tuple: the integer array and the float64 GIoU array.
+    """
+    ints = np.array([[c.num_pred, c.num_pred_hit, c.num_gt, c.num_gt_missed, c.pixel_tp,
+                      c.pixel_fp, c.pixel_fn] for c in counts], np.int64).reshape(-1, 7)
+    gious = np.array([c.giou for c in counts], np.float64)
+    return ints, gious
+
+
+def region_counts_from_array(ints: np.ndarray, gious: np.ndarray) -> List[RegionCounts]:
+    """Inverse of :func:`region_counts_array`."""
+    return [RegionCounts(int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(g), int(r[4]),
+                         int(r[5]), int(r[6])) for r, g in zip(ints.tolist(), gious.tolist())]

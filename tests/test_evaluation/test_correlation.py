@@ -1,0 +1,84 @@
+"""SRCC / PLCC against direct scipy computations, and their undefined cases."""
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from struct_det.evaluation.functional import correlation
+from struct_det.evaluation.functional import fit_scores, logistic4, plcc, srcc
+
+
+def _scores(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    gt = np.round(rng.uniform(1, 5, n) * 3) / 3  # multiples of 1/3 with ties, like MOS
+    pred = gt + rng.normal(0, 0.8, n)
+    return gt.tolist(), pred.tolist()
+
+
+def test_srcc_is_spearman_on_raw_scores():
+    gt, pred = _scores()
+    assert srcc(gt, pred) == stats.spearmanr(gt, pred)[0]
+    # Monotone transforms of the predictions do not change it.
+    assert srcc(gt, np.exp(pred)) == pytest.approx(srcc(gt, pred), abs=1e-12)
+
+
+def test_plcc_logistic_matches_direct_fit():
+    gt, pred = _scores(seed=1)
+    y, x = np.array(gt), np.array(pred)
+
+    def logistic(v, a, b, c, d):  # written from the formula, independently
+        return b + (a - b) / (1 + np.exp(-(v - c) / abs(d)))
+
+    popt, _ = optimize.curve_fit(logistic, x, y, p0=[y.max(), y.min(), x.mean(), x.std()],
+                                 maxfev=100000)
+    expected = stats.pearsonr(y, logistic(x, *popt))[0]
+    assert plcc(gt, pred) == pytest.approx(expected, abs=1e-9)
+    assert plcc(gt, pred, 'logistic4') == plcc(gt, pred)
+    assert plcc(gt, pred) >= stats.pearsonr(y, x)[0] - 1e-6  # the fit can only help here
+
+
+def test_plcc_poly3_and_none():
+    gt, pred = _scores(seed=2)
+    y, x = np.array(gt), np.array(pred)
+    expected = stats.pearsonr(y, np.polyval(np.polyfit(x, y, 3), x))[0]
+    assert plcc(gt, pred, 'poly3') == pytest.approx(expected, abs=1e-12)
+    assert plcc(gt, pred, 'none') == pytest.approx(stats.pearsonr(y, x)[0], abs=1e-15)
+    np.testing.assert_array_equal(fit_scores(gt, pred, 'none'), x)
+    with pytest.raises(ValueError, match='plcc_fit'):
+        plcc(gt, pred, 'cubic')
+
+
+def test_logistic4_formula():
+    x = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(logistic4(x, 5, 1, 0, -2),
+                               1 + 4 / (1 + np.exp(-x / 2)), rtol=1e-15)
+
+
+@pytest.mark.parametrize('gt,pred,fn,match', [
+    ([1, 2, 3, 4, 5], [2.0] * 5, plcc, 'predicted scores are equal'),
+    ([1, 2, 3, 4, 5], [2.0] * 5, srcc, 'predicted scores are equal'),
+    ([3, 3, 3, 3, 3], [1.0, 2, 3, 4, 5], plcc, 'GT scores are equal'),
+    ([1, 2, 3], [1.0, 2.5, 2.0], plcc, r'3 image\(s\), at least 4'),
+    ([1], [1.0], srcc, r'1 image\(s\), at least 2'),
+])
+def test_undefined_correlations_are_nan_with_warning(gt, pred, fn, match):
+    with pytest.warns(RuntimeWarning, match=match):
+        assert np.isnan(fn(gt, pred))
+
+
+def test_failed_fit_is_nan_with_warning(monkeypatch):
+    gt, pred = _scores(seed=3)
+
+    def failing_fit(*args, **kwargs):
+        raise RuntimeError('Optimal parameters not found: maxfev reached')
+
+    monkeypatch.setattr(correlation, 'curve_fit', failing_fit)
+    with pytest.warns(RuntimeWarning, match='logistic4 fit failed.*maxfev'):
+        assert np.isnan(plcc(gt, pred))
+
+
+def test_three_images_still_give_srcc():
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert srcc([1, 2, 3], [0.1, 0.3, 0.2]) == pytest.approx(0.5)
