@@ -12,9 +12,10 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
-from mmdet.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS
 
 
+# mmengine's Runner.wrap_model looks wrappers up in its root registry.
 @MODEL_WRAPPERS.register_module()
 class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that also wraps CPU modules.
