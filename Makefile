@@ -25,10 +25,10 @@ data: setup $(SAMPLE)/annotations/evalmuse_train.json
 
 # The main job on the sample data: convert, train, TTA-test the joint model, score, submit.
 demo: data
-	PATH=$(abspath $(VENV))/bin:$$PATH bash tools/misc/demo.sh $(RESULTS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH bash tools/misc/demo.sh $(RESULTS)
 
 test: setup
-	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

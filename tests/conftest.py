@@ -7,6 +7,14 @@ import sys
 
 import pytest
 
+# The tiny models gain nothing from intra-op threads, and on a loaded 2-core machine
+# torch's thread pool made a training step ~50x slower: one thread per process
+# (subprocesses inherit the variable).
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(REPO, 'data', 'evalmuse_sample')
 

@@ -4,8 +4,7 @@
 #     --info data/evalmuse_structure/train/train_info.json \
 #     --img-dir data/evalmuse_structure/train/images \
 #     --out data/evalmuse_structure/annotations/evalmuse.json --val-ratio 0.1 --seed 0
-custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
-default_scope = 'mmdet'
+# Model configs add custom_imports and mmdet's default_runtime beside this base.
 
 dataset_type = 'EvalMuseStructureDataset'
 data_root = 'data/evalmuse_structure/'

@@ -1,8 +1,7 @@
 # EvalMuse-Structure for the structure-score regressor (image -> MOS): LoDa's recipe,
 # short side 384, random 224 crops with h/v flips; one centre crop at test (multi-crop
 # averaging with `tools/test.py --tta`, see the model configs' tta_pipeline).
-custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
-default_scope = 'mmdet'
+# Model configs add custom_imports and mmdet's default_runtime beside this base.
 
 dataset_type = 'EvalMuseStructureDataset'
 data_root = 'data/evalmuse_structure/'
