@@ -1,0 +1,495 @@
+# Copyright (c) struct_det contributors. All rights reserved.
+"""The joint model: distortion regions from detectors + a structure score."""
+import copy
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmdet.registry import MODELS, TRANSFORMS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
+from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.structures import InstanceData
+from mmengine.utils import import_modules_from_strings
+from torch import nn
+
+from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
+                                  merge_instances)
+
+# Metainfo the joint pipeline computed for the original image; members
+# recompute their own.
+_GEOMETRY_KEYS = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
+                  'batch_input_shape', 'scale_factor', 'flip',
+                  'flip_direction', 'homography_matrix')
+_MEMBER_KEYS = {
+    'config', 'model', 'checkpoint', 'pipeline', 'tta', 'tta_model',
+    'tta_pipeline', 'cfg_options', 'name'
+}
+_DETECTOR_KEYS = _MEMBER_KEYS | {'score_thr', 'weight'}
+
+
+def _type_name(transform: dict) -> str:
+    return str(transform.get('type', '')).split('.')[-1]
+
+
+def _strip_annotation_loading(transforms: list) -> list:
+    """Drop GT loading from a pipeline (also inside ``TestTimeAug``).
+
+    Members only predict; the ground truth reaches the metric through the
+    joint pipeline.
+    """
+    kept = []
+    for transform in transforms:
+        if isinstance(transform, (list, tuple)):
+            stage = _strip_annotation_loading(list(transform))
+            if stage:
+                kept.append(stage)
+            continue
+        if _type_name(transform).endswith('LoadAnnotations'):
+            continue
+        if _type_name(transform) == 'TestTimeAug':
+            transform = copy.deepcopy(transform)
+            transform['transforms'] = _strip_annotation_loading(
+                list(transform['transforms']))
+        kept.append(transform)
+    return kept
+
+
+def _from_array_pipeline(pipeline: Sequence[dict], member: str) -> list:
+    """A member's test pipeline fed with the decoded image, not its file."""
+    pipeline = [copy.deepcopy(dict(t)) for t in pipeline]
+    if not pipeline or not _type_name(pipeline[0]).startswith('LoadImage'):
+        raise ValueError(
+            f'StructureAssessor member {member}: its test pipeline must '
+            'start with LoadImageFromFile (got '
+            f'{pipeline[0] if pipeline else "an empty pipeline"})')
+    first = pipeline[0]
+    pipeline[0] = dict(
+        type='LoadImageFromNDArray',
+        to_float32=first.get('to_float32', False))
+    return _strip_annotation_loading(pipeline)
+
+
+def _test_pipeline_of(cfg: Config) -> list:
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return list(dataset.pipeline)
+
+
+class _Member:
+    """What the assessor needs to run one member on raw images."""
+
+    def __init__(self, name: str, pipeline: Compose, score_thr: float = 0.0,
+                 weight: float = 1.0):
+        self.name = name
+        self.pipeline = pipeline
+        self.score_thr = score_thr
+        self.weight = weight
+
+
+@MODELS.register_module()
+class StructureAssessor(BaseModel):
+    """One model for the whole challenge: distortion regions and score.
+
+    Built from a structure-score regressor (e.g. LoDa) and one or more
+    distortion detectors (e.g. Co-DINO, Mask2Former). Every member comes
+    from its own config file (``config=...``) and checkpoint, or inline
+    (``model=dict(...)`` + ``pipeline=[...]``); each runs its own test pipeline
+    (or, with TTA, its own ``tta_pipeline`` wrapped in its ``tta_model``) on
+    the original image, exactly as when it is tested alone. Per image the
+    assessor returns
+
+    * ``pred_instances``: the detectors' instances above each one's
+      ``score_thr``, merged across detectors by ``merge_mode``;
+    * ``pred_score``: the regressor's predicted MOS, shape ``(1,)``;
+
+    so ``tools/test.py configs/joint/<cfg>.py`` prints the challenge's final
+    score through ``StructureMetric``; with ``StructureSubmissionWriter`` in
+    ``test_evaluator`` (the joint configs have it) the same run writes the
+    submission zip. ``tools/test.py --tta`` with
+    ``tta_model = dict(type='StructureAssessorTTA')`` runs every member under
+    its own test-time augmentation.
+
+    The joint dataloader must hand over the original image: load it (BGR, as
+    ``LoadImageFromFile`` does), load the annotations for the metric, and
+    pack without resizing.
+
+    Args:
+        regressor (dict): The score regressor member (see below).
+        detectors (dict | Sequence[dict]): Detector members. Extra keys:
+            ``score_thr`` (default 0.3, the winning team's setting) and
+            ``weight`` (trust in weighted fusion, default 1).
+        merge_mode (str): How detectors combine: 'union' (all instances,
+            the winner's choice), 'nms' (box IoU), 'mask_nms', 'wbf'
+            (weighted box fusion; masks voted) or 'mask_vote'.
+        iou_thr (float): Overlap for 'nms' / 'mask_nms' / 'wbf' / 'mask_vote'.
+        score_mode (str, optional): Fused score for 'wbf' / 'mask_vote':
+            'max', 'mean' (over detectors that found it) or 'mean_all'
+            (missing detectors count 0). Default: 'mean'.
+        vote_thr (float): Weighted share of detectors covering a pixel.
+        max_per_img (int): At most this many merged instances (-1: all).
+        tta (bool): Run every member with its config's ``tta_model`` /
+            ``tta_pipeline`` (members without them run plainly, with a
+            warning). A member's own ``tta`` key overrides this.
+        data_preprocessor (dict, optional): Unused by members (each has its
+            own); kept for the mmengine interface.
+        init_cfg (dict, optional): Unused; members load their checkpoints.
+
+    A member is a dict with either ``config`` (path of its config file,
+    optional ``cfg_options`` dict) or ``model`` (a model dict) and
+    ``pipeline`` (its test pipeline), plus optional ``checkpoint``, ``tta``,
+    ``tta_model``, ``tta_pipeline`` (defaults from its config) and ``name``.
+
+    Examples:
+        >>> model = dict(
+        ...     type='StructureAssessor',
+        ...     regressor=dict(config='configs/loda/x.py',
+        ...                    checkpoint='work_dirs/loda/best.pth'),
+        ...     detectors=[dict(config='configs/co_dino/y.py',
+        ...                     checkpoint='work_dirs/codino/best.pth',
+        ...                     score_thr=0.3)],
+        ...     merge_mode='union')
+    """
+
+    def __init__(self,
+                 regressor: dict,
+                 detectors: Union[dict, Sequence[dict]],
+                 merge_mode: str = 'union',
+                 iou_thr: float = 0.5,
+                 score_mode: Optional[str] = None,
+                 vote_thr: float = 0.5,
+                 max_per_img: int = 100,
+                 tta: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f'StructureAssessor: unknown merge_mode '
+                             f'{merge_mode!r}; expected one of {MERGE_MODES}')
+        if score_mode is not None and score_mode not in SCORE_MODES:
+            raise ValueError(f'StructureAssessor: unknown score_mode '
+                             f'{score_mode!r}; expected one of {SCORE_MODES}')
+        if isinstance(detectors, dict):
+            detectors = [detectors]
+        if len(detectors) == 0:
+            raise ValueError('StructureAssessor needs at least one detector')
+        self.merge_mode = merge_mode
+        self.iou_thr = float(iou_thr)
+        self.score_mode = score_mode
+        self.vote_thr = float(vote_thr)
+        self.max_per_img = int(max_per_img)
+        self.tta = bool(tta)
+
+        model, self._regressor_member = self._build_member(
+            regressor, 'regressor', _MEMBER_KEYS)
+        self.regressor = model
+        detector_models, self._detector_members = [], []
+        for idx, spec in enumerate(detectors):
+            model, member = self._build_member(spec, f'detector {idx}',
+                                               _DETECTOR_KEYS)
+            member.score_thr = float(spec.get('score_thr', 0.3))
+            member.weight = float(spec.get('weight', 1.0))
+            detector_models.append(model)
+            self._detector_members.append(member)
+        self.detectors = nn.ModuleList(detector_models)
+
+    # ------------------------------------------------------------ building
+    def _build_member(self, spec: dict, role: str, allowed: set):
+        spec = dict(spec)
+        unknown = set(spec) - allowed
+        if unknown:
+            raise TypeError(f'StructureAssessor {role}: unknown keys '
+                            f'{sorted(unknown)}; allowed: {sorted(allowed)}')
+        has_config, has_model = 'config' in spec, 'model' in spec
+        if has_config == has_model:
+            raise ValueError(
+                f'StructureAssessor {role}: give exactly one of `config` (a '
+                'config file path) or `model` (a model dict + `pipeline`)')
+        scope = 'mmdet'
+        if has_config:
+            path = spec['config']
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'StructureAssessor {role}: config file {path!r} not '
+                    'found (paths are relative to the working directory)')
+            cfg = Config.fromfile(path)
+            if spec.get('cfg_options'):
+                cfg.merge_from_dict(spec['cfg_options'])
+            if cfg.get('custom_imports'):
+                import_modules_from_strings(**cfg.custom_imports)
+            scope = cfg.get('default_scope', 'mmdet')
+            model_cfg = cfg.model
+            pipeline = spec.get('pipeline') or _test_pipeline_of(cfg)
+            tta_model = spec.get('tta_model', cfg.get('tta_model'))
+            tta_pipeline = spec.get('tta_pipeline', cfg.get('tta_pipeline'))
+            name = spec.get('name', osp.splitext(osp.basename(path))[0])
+        else:
+            model_cfg = spec['model']
+            if 'pipeline' not in spec:
+                raise ValueError(
+                    f'StructureAssessor {role}: an inline `model` needs its '
+                    'test `pipeline`')
+            pipeline = spec['pipeline']
+            tta_model = spec.get('tta_model')
+            tta_pipeline = spec.get('tta_pipeline')
+            name = spec.get('name', f'{role} ({model_cfg.get("type")})')
+
+        use_tta = spec.get('tta')
+        if use_tta is None:
+            use_tta = self.tta
+            if use_tta and (tta_model is None or tta_pipeline is None):
+                print_log(
+                    f'StructureAssessor: {name} has no tta_model/'
+                    'tta_pipeline; it runs without test-time augmentation',
+                    logger='current')
+                use_tta = False
+        elif use_tta and (tta_model is None or tta_pipeline is None):
+            raise ValueError(
+                f'StructureAssessor {role} ({name}): tta=True needs '
+                '`tta_model` and `tta_pipeline` (in its config or the member '
+                'dict)')
+
+        checkpoint = spec.get('checkpoint')
+        if checkpoint and '://' not in str(checkpoint) and \
+                not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                f'StructureAssessor {role} ({name}): checkpoint {checkpoint!r} '
+                'not found; train the member first or point at its weights, '
+                'e.g. --cfg-options model.detectors.0.checkpoint=PATH')
+        with DefaultScope.overwrite_default_scope(scope):
+            model = MODELS.build(copy.deepcopy(model_cfg))
+            if checkpoint:
+                load_checkpoint(
+                    model,
+                    checkpoint,
+                    map_location='cpu',
+                    logger='current')
+            if use_tta:
+                model = MODELS.build(
+                    dict(copy.deepcopy(dict(tta_model)), module=model))
+                pipeline = tta_pipeline
+            transforms = [
+                TRANSFORMS.build(t)
+                for t in _from_array_pipeline(pipeline, name)
+            ]
+        model.eval()
+        print_log(
+            f'StructureAssessor: {role} {name} = {type(model).__name__}'
+            + (f' around {type(model.module).__name__}' if use_tta else '')
+            + (f', weights from {checkpoint}' if checkpoint else
+               ', no checkpoint (random weights)'),
+            logger='current')
+        return model, _Member(name, Compose(transforms))
+
+    # ------------------------------------------------------------ running
+    def forward(self,
+                inputs: Union[torch.Tensor, List[torch.Tensor]],
+                data_samples: Optional[List[DetDataSample]] = None,
+                mode: str = 'predict'):
+        """Only ``mode='predict'``: the members are trained on their own."""
+        if mode != 'predict':
+            raise RuntimeError(
+                f'StructureAssessor is inference-only (mode={mode!r}); train '
+                'its regressor and detectors with their own configs')
+        return self.predict(inputs, data_samples)
+
+    def test_step(self, data: Union[dict, tuple, list]) -> List[DetDataSample]:
+        """Run every member on a batch of original images and combine.
+
+        Args:
+            data (dict): ``inputs`` (original images, ``(C, H, W)`` each) and
+                ``data_samples`` from the joint pipeline.
+
+        Returns:
+            list[DetDataSample]: The joint samples with ``pred_instances``
+            and ``pred_score``.
+        """
+        if not isinstance(data, dict):
+            raise TypeError('StructureAssessor expects a dict batch with '
+                            f'`inputs` and `data_samples`, got {type(data)}')
+        inputs = data['inputs']
+        if len(inputs) and isinstance(inputs[0], (list, tuple)):
+            raise ValueError(
+                'StructureAssessor got test-time-augmented views: do not use '
+                'TestTimeAug in the joint pipeline; members run their own '
+                'TTA (tta=True, or tools/test.py --tta with tta_model='
+                "dict(type='StructureAssessorTTA'))")
+        return self.predict(inputs, data['data_samples'])
+
+    val_step = test_step
+
+    @torch.no_grad()
+    def predict(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+                data_samples: List[DetDataSample]) -> List[DetDataSample]:
+        """Predict regions and scores for original images.
+
+        Args:
+            inputs (Tensor | list[Tensor]): Original images ``(C, H, W)``,
+                BGR as loaded by ``LoadImageFromFile``.
+            data_samples (list[DetDataSample]): Their samples (metainfo, GT).
+
+        Returns:
+            list[DetDataSample]: ``data_samples`` with predictions.
+        """
+        if data_samples is None:
+            data_samples = [DetDataSample() for _ in inputs]
+        images = [
+            self._to_image(img, sample)
+            for img, sample in zip(inputs, data_samples)
+        ]
+        extras = [self._member_meta(sample) for sample in data_samples]
+
+        score_samples = self._run(self.regressor, self._regressor_member,
+                                  images, extras)
+        detections = [
+            self._run(model, member, images, extras)
+            for model, member in zip(self.detectors, self._detector_members)
+        ]
+
+        for idx, sample in enumerate(data_samples):
+            score_sample = score_samples[idx]
+            if 'pred_score' not in score_sample:
+                raise KeyError(
+                    f'StructureAssessor: the regressor '
+                    f'{self._regressor_member.name} gave no pred_score')
+            sample.pred_score = score_sample.pred_score.detach().reshape(
+                -1)[:1].float()
+            sample.pred_instances = self.merge_detections(
+                [per_detector[idx] for per_detector in detections],
+                tuple(images[idx].shape[:2]))
+        return data_samples
+
+    def merge_detections(self, detections: Sequence[DetDataSample],
+                         image_shape) -> InstanceData:
+        """Threshold each detector's instances and merge them.
+
+        Args:
+            detections (Sequence[DetDataSample]): One prediction per detector
+                for the same image, at its original size.
+            image_shape (tuple[int, int]): ``(H, W)`` of the original image.
+
+        Returns:
+            InstanceData: Merged ``bboxes``, ``scores``, ``labels`` and (when
+            any detector predicts masks) ``masks``; a box-only detector's
+            instances then get their filled boxes as masks.
+        """
+        height, width = int(image_shape[0]), int(image_shape[1])
+        kept = []
+        for member, det in zip(self._detector_members, detections):
+            if 'pred_instances' not in det:
+                raise KeyError(f'StructureAssessor: detector {member.name} '
+                               'gave no pred_instances')
+            pred = det.pred_instances
+            inst = InstanceData()
+            inst.bboxes = pred.bboxes.float().reshape(-1, 4)
+            inst.scores = pred.scores.float().reshape(-1)
+            inst.labels = pred.labels.long().reshape(-1)
+            if 'masks' in pred:
+                masks = torch.as_tensor(pred.masks).to(
+                    inst.bboxes.device).bool()
+                if tuple(masks.shape[-2:]) != (height, width):
+                    raise ValueError(
+                        f'StructureAssessor: detector {member.name} returned '
+                        f'masks of size {tuple(masks.shape[-2:])} for an '
+                        f'image of {(height, width)}; members must predict '
+                        'at the original size (rescale=True)')
+                inst.masks = masks
+            kept.append(inst[inst.scores >= member.score_thr])
+
+        if any('masks' in inst for inst in kept):
+            for inst in kept:
+                if 'masks' not in inst:
+                    inst.masks = self._box_masks(inst.bboxes, height, width)
+        device = kept[0].bboxes.device
+        kept = [inst.to(device) for inst in kept]
+        candidates = cat_instances(
+            kept, with_masks=any('masks' in inst for inst in kept))
+        groups = torch.cat([
+            torch.full((len(inst), ), idx, dtype=torch.long)
+            for idx, inst in enumerate(kept)
+        ]).to(device)
+        return merge_instances(
+            candidates,
+            mode=self.merge_mode,
+            iou_thr=self.iou_thr,
+            score_mode=self.score_mode,
+            vote_thr=self.vote_thr,
+            groups=groups,
+            group_weights=[m.weight for m in self._detector_members],
+            class_agnostic=True,
+            max_num=self.max_per_img)
+
+    @staticmethod
+    def _box_masks(bboxes: torch.Tensor, height: int,
+                   width: int) -> torch.Tensor:
+        ys = torch.arange(height, device=bboxes.device).view(1, -1, 1) + 0.5
+        xs = torch.arange(width, device=bboxes.device).view(1, 1, -1) + 0.5
+        b = bboxes.view(-1, 4, 1, 1)
+        return (xs >= b[:, 0]) & (xs < b[:, 2]) & (ys >= b[:, 1]) & (
+            ys < b[:, 3])
+
+    @staticmethod
+    def _to_image(img: torch.Tensor, sample: DetDataSample) -> np.ndarray:
+        if img.dim() == 2:
+            img = img[None]
+        ori_shape = sample.metainfo.get('ori_shape')
+        if ori_shape is not None and tuple(img.shape[-2:]) != tuple(
+                ori_shape[:2]):
+            raise ValueError(
+                f'StructureAssessor: image {sample.metainfo.get("img_path")} '
+                f'arrives at {tuple(img.shape[-2:])} but its original size is '
+                f'{tuple(ori_shape[:2])}; the joint pipeline must not resize '
+                '(each member applies its own test pipeline)')
+        array = img.detach().permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(array)
+
+    @staticmethod
+    def _member_meta(sample: DetDataSample) -> Dict:
+        return {
+            key: value
+            for key, value in sample.metainfo.items()
+            if key not in _GEOMETRY_KEYS
+        }
+
+    @staticmethod
+    def _run(model: nn.Module, member: _Member, images: List[np.ndarray],
+             extras: List[Dict]) -> list:
+        batch = [
+            member.pipeline(dict(extra, img=img))
+            for img, extra in zip(images, extras)
+        ]
+        return model.test_step(pseudo_collate(batch))
+
+
+def build_assessor_with_member_tta(module: Union[dict, ConfigDict],
+                                   **overrides) -> StructureAssessor:
+    """``tools/test.py --tta`` entry: the same assessor, members under TTA.
+
+    A joint config sets ``tta_model = dict(type='StructureAssessorTTA')`` and
+    ``tta_pipeline`` = its test pipeline; ``--tta`` then builds the assessor
+    with ``tta=True`` (no wrapper: each member wraps itself in its own TTA
+    model).
+
+    Args:
+        module (dict): The assessor config (``cfg.model``).
+        **overrides: Assessor arguments to change, e.g. ``merge_mode``.
+
+    Returns:
+        StructureAssessor: Built with ``tta=True`` unless overridden.
+    """
+    cfg = copy.deepcopy(dict(module))
+    cfg.update(overrides)
+    cfg['tta'] = overrides.get('tta', True)
+    return MODELS.build(cfg)
+
+
+MODELS.register_module(
+    name='StructureAssessorTTA', module=build_assessor_with_member_tta)
