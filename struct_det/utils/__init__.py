@@ -1,8 +1,10 @@
 from .checkpoint_compat import (allow_mmengine_checkpoints, checkpoint_safe_globals,
                                 history_buffer_getattr)
+from .config_path import resolve_config_path
 from .distributed import DeviceAwareDistributedDataParallel, setup_cpu_distributed
 
 __all__ = [
     'allow_mmengine_checkpoints', 'checkpoint_safe_globals', 'history_buffer_getattr',
-    'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed'
+    'DeviceAwareDistributedDataParallel', 'setup_cpu_distributed',
+    'resolve_config_path'
 ]

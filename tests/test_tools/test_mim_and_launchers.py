@@ -96,6 +96,10 @@ def test_two_rank_cpu_training_and_rank_independent_metric(repo_root, sample_dat
     assert '(val)' in train_log and 'structure/' in train_log
     ckpt = work / CKPT
     assert ckpt.exists()
+    # One image per batch: padding then depends on the image alone, not on which images
+    # share a rank's batch, so the predictions are the same and only the gathering differs.
+    # 7 images on 2 ranks: the sampler pads one duplicate, which the metric must drop.
+    opts += ['test_dataloader.batch_size=1', 'test_dataloader.dataset.indices=7']
     two = _test_metrics(_run(['bash', 'tools/dist_test.sh', TINY, str(ckpt), '2', *opts],
                              cwd=repo_root, PORT='29612', OMP_NUM_THREADS='1'))
     one = _test_metrics(_run([sys.executable, 'tools/test.py', TINY, str(ckpt), *opts],

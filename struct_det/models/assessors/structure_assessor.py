@@ -19,6 +19,8 @@ from mmengine.structures import InstanceData
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
+from struct_det.utils import resolve_config_path
+
 from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
                                   merge_instances)
 
@@ -215,11 +217,10 @@ class StructureAssessor(BaseModel):
                 'config file path) or `model` (a model dict + `pipeline`)')
         scope = 'mmdet'
         if has_config:
-            path = spec['config']
-            if not osp.isfile(path):
-                raise FileNotFoundError(
-                    f'StructureAssessor {role}: config file {path!r} not '
-                    'found (paths are relative to the working directory)')
+            try:
+                path = resolve_config_path(spec['config'])
+            except FileNotFoundError as err:
+                raise FileNotFoundError(f'StructureAssessor {role}: {err}') from None
             cfg = Config.fromfile(path)
             if spec.get('cfg_options'):
                 cfg.merge_from_dict(spec['cfg_options'])

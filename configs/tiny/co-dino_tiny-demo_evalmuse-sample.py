@@ -1,0 +1,17 @@
+# The tiny Co-DINO trained long enough to find the sample's distortions (`make demo`):
+# 300 iterations, ~1.5 min on 2 CPU cores, region F1 ~0.6 on the held-out split.
+_base_ = ['./co-dino_tiny_evalmuse-sample.py']
+
+max_iters = 300
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_iters,
+        by_epoch=False,
+        milestones=[240],
+        gamma=0.1)
+]
+default_hooks = dict(
+    logger=dict(interval=50), checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
