@@ -8,6 +8,8 @@
 #       work_dirs/.../iter_25000.pth --tta
 _base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py']
 custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
+# F1-vs-threshold curve and best threshold into the checkpoints; exact --resume.
+custom_hooks = [dict(type='StructureCalibrationHook'), dict(type='RandomStateHook')]
 
 # ---------------------------------------------------------------- model
 num_things_classes = 1

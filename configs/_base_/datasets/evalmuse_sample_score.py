@@ -9,13 +9,16 @@ train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, allow_negative_crop=True),
-    dict(type='RandomFlip', prob=[0.5, 0.5], direction=['horizontal', 'vertical']),
+    # Two independent flips: none, either or both (a list prob picks exactly one).
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
-    dict(type='CenterCrop', crop_size=crop_size),
+    # The centre crop, by the same transform as the multi-crop TTA views.
+    dict(type='GridCrop', crop_size=crop_size, grid=(1, 1)),
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
 

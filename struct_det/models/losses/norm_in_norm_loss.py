@@ -1,0 +1,70 @@
+"""Norm-in-norm loss: MSE between batch-standardised predictions and targets."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+
+from .score_loss_utils import flatten_score_pair, standardise
+
+
+def norm_in_norm_loss(pred: torch.Tensor, target: torch.Tensor,
+                      eps: float = 1e-8) -> torch.Tensor:
+    """The loss LoDa's released code trains with.
+
+    Both vectors are standardised by their batch mean and standard deviation; the loss
+    is the mean of two MSE terms, each divided by 4: the standardised prediction against
+    the standardised target, and the prediction rescaled by their correlation ``rho``
+    against the target. With unit-variance inputs this equals
+    ``((1 - rho) / 2 + (1 - rho ** 2) / 4) / 2``, so it depends only on the linear
+    correlation and ignores the scale and offset of the prediction.
+
+    Args:
+        pred: predicted scores ``(N,)``, N >= 2.
+        target: target scores ``(N,)``.
+        eps: stabiliser of the standard deviations.
+
+    Returns:
+        torch.Tensor: scalar loss.
+    """
+    pred_std = standardise(pred, eps)
+    target_std = standardise(target, eps)
+    direct = F.mse_loss(pred_std, target_std) / 4
+    rho = (pred_std * target_std).mean()
+    rescaled = F.mse_loss(rho * pred_std, target_std) / 4
+    return (direct + rescaled) / 2
+
+
+@MODELS.register_module()
+class NormInNormLoss(nn.Module):
+    """Norm-in-norm score regression loss (LoDa's default).
+
+    Args:
+        loss_weight: weight of this term in the total loss.
+        eps: stabiliser of the batch standard deviations.
+        loss_name: key of this term in the loss dict (must contain ``loss``).
+    """
+
+    def __init__(self, loss_weight: float = 1.0, eps: float = 1e-8,
+                 loss_name: str = 'loss_norm_in_norm') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.eps = eps
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        """str: key of this term in the model's loss dict."""
+        return self._loss_name
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Weighted norm-in-norm loss.
+
+        Args:
+            pred: predicted scores ``(N,)`` or ``(N, 1)``, N >= 2.
+            target: target MOS, N elements.
+
+        Returns:
+            torch.Tensor: scalar loss.
+        """
+        pred, target = flatten_score_pair(pred, target, type(self).__name__, min_batch=2)
+        return self.loss_weight * norm_in_norm_loss(pred, target, self.eps)

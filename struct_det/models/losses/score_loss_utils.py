@@ -1,0 +1,53 @@
+"""Input checks shared by the score (MOS) regression losses."""
+from typing import Tuple
+
+import torch
+
+
+def flatten_score_pair(pred: torch.Tensor, target: torch.Tensor, loss_name: str,
+                       min_batch: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Checks a batch of predicted and target scores and flattens both to ``(N,)``.
+
+    Args:
+        pred: predicted scores, shape ``(N,)`` or ``(N, 1)``.
+        target: target scores (MOS), same number of elements as ``pred``.
+        loss_name: name of the calling loss, used in error messages.
+        min_batch: smallest batch the loss is defined for (losses that normalise by
+            batch statistics need at least 2 samples).
+
+    Returns:
+        tuple: ``pred`` and ``target`` as float tensors of shape ``(N,)``; the target is
+        cast to the prediction's dtype and device.
+
+    Raises:
+        ValueError: when the shapes disagree or the batch is too small.
+    """
+    if pred.dim() == 2 and pred.shape[1] == 1:
+        pred = pred[:, 0]
+    if pred.dim() != 1:
+        raise ValueError(f'{loss_name}: expected predicted scores of shape (N,) or (N, 1), '
+                         f'got {tuple(pred.shape)}')
+    target = target.reshape(-1).to(device=pred.device, dtype=pred.dtype)
+    if target.numel() != pred.numel():
+        raise ValueError(f'{loss_name}: {pred.numel()} predictions but {target.numel()} '
+                         'targets; every sample needs exactly one MOS')
+    if pred.numel() < min_batch:
+        raise ValueError(
+            f'{loss_name} normalises by batch statistics and needs at least {min_batch} '
+            f'samples per batch, got {pred.numel()}: use train_dataloader.batch_size >= '
+            f'{min_batch} and drop_last=True (a last batch of 1 breaks it)')
+    return pred, target
+
+
+def standardise(values: torch.Tensor, eps: float) -> torch.Tensor:
+    """Zero mean, unit (population) standard deviation over the batch.
+
+    Args:
+        values: shape ``(N,)``.
+        eps: added to the standard deviation so a constant batch gives zeros, not NaN.
+
+    Returns:
+        torch.Tensor: the standardised values, shape ``(N,)``.
+    """
+    centred = values - values.mean()
+    return centred / (centred.pow(2).mean().sqrt() + eps)
