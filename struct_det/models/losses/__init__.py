@@ -1,9 +1,10 @@
 from .norm_in_norm_loss import NormInNormLoss, norm_in_norm_loss
 from .pairwise_ranking_loss import PairwiseRankingLoss, pairwise_ranking_loss
 from .plcc_loss import PLCCLoss, plcc_loss
+from .score_loss_utils import ScoreLoss
 from .score_mse_loss import ScoreMSELoss
 
 __all__ = [
     'NormInNormLoss', 'norm_in_norm_loss', 'PLCCLoss', 'plcc_loss', 'ScoreMSELoss',
-    'PairwiseRankingLoss', 'pairwise_ranking_loss'
+    'PairwiseRankingLoss', 'pairwise_ranking_loss', 'ScoreLoss'
 ]

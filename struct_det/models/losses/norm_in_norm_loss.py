@@ -1,10 +1,9 @@
 """Norm-in-norm loss: MSE between batch-standardised predictions and targets."""
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from .score_loss_utils import flatten_score_pair, standardise
+from .score_loss_utils import ScoreLoss, standardise
 
 
 def norm_in_norm_loss(pred: torch.Tensor, target: torch.Tensor,
@@ -35,7 +34,7 @@ def norm_in_norm_loss(pred: torch.Tensor, target: torch.Tensor,
 
 
 @MODELS.register_module()
-class NormInNormLoss(nn.Module):
+class NormInNormLoss(ScoreLoss):
     """Norm-in-norm score regression loss (LoDa's default).
 
     Args:
@@ -44,27 +43,12 @@ class NormInNormLoss(nn.Module):
         loss_name: key of this term in the loss dict (must contain ``loss``).
     """
 
+    min_batch = 2
+
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-8,
                  loss_name: str = 'loss_norm_in_norm') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+        super().__init__(loss_weight, loss_name)
         self.eps = eps
-        self._loss_name = loss_name
 
-    @property
-    def loss_name(self) -> str:
-        """str: key of this term in the model's loss dict."""
-        return self._loss_name
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Weighted norm-in-norm loss.
-
-        Args:
-            pred: predicted scores ``(N,)`` or ``(N, 1)``, N >= 2.
-            target: target MOS, N elements.
-
-        Returns:
-            torch.Tensor: scalar loss.
-        """
-        pred, target = flatten_score_pair(pred, target, type(self).__name__, min_batch=2)
-        return self.loss_weight * norm_in_norm_loss(pred, target, self.eps)
+    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return norm_in_norm_loss(pred, target, self.eps)

@@ -1,9 +1,8 @@
 """Pairwise margin ranking loss over all ordered pairs of a batch."""
 import torch
-import torch.nn as nn
 from mmdet.registry import MODELS
 
-from .score_loss_utils import flatten_score_pair
+from .score_loss_utils import ScoreLoss
 
 
 def pairwise_ranking_loss(pred: torch.Tensor, target: torch.Tensor, margin: float = 0.1,
@@ -33,7 +32,7 @@ def pairwise_ranking_loss(pred: torch.Tensor, target: torch.Tensor, margin: floa
 
 
 @MODELS.register_module()
-class PairwiseRankingLoss(nn.Module):
+class PairwiseRankingLoss(ScoreLoss):
     """Margin ranking loss between all pairs of a batch with different MOS.
 
     Args:
@@ -44,31 +43,16 @@ class PairwiseRankingLoss(nn.Module):
         loss_name: key of this term in the loss dict (must contain ``loss``).
     """
 
+    min_batch = 2
+
     def __init__(self, loss_weight: float = 1.0, margin: float = 0.1,
                  tie_tolerance: float = 1e-6, loss_name: str = 'loss_rank') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if margin < 0:
             raise ValueError(f'PairwiseRankingLoss: margin must be >= 0, got {margin}')
-        self.loss_weight = loss_weight
         self.margin = margin
         self.tie_tolerance = tie_tolerance
-        self._loss_name = loss_name
 
-    @property
-    def loss_name(self) -> str:
-        """str: key of this term in the model's loss dict."""
-        return self._loss_name
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Weighted pairwise ranking loss.
-
-        Args:
-            pred: predicted scores ``(N,)`` or ``(N, 1)``, N >= 2.
-            target: target MOS, N elements.
-
-        Returns:
-            torch.Tensor: scalar loss.
-        """
-        pred, target = flatten_score_pair(pred, target, type(self).__name__, min_batch=2)
-        return self.loss_weight * pairwise_ranking_loss(pred, target, self.margin,
+    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return pairwise_ranking_loss(pred, target, self.margin,
                                                         self.tie_tolerance)

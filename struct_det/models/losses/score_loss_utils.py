@@ -1,7 +1,8 @@
-"""Input checks shared by the score (MOS) regression losses."""
+"""What the score (MOS) regression losses share: input checks and the module skeleton."""
 from typing import Tuple
 
 import torch
+import torch.nn as nn
 
 
 def flatten_score_pair(pred: torch.Tensor, target: torch.Tensor, loss_name: str,
@@ -51,3 +52,44 @@ def standardise(values: torch.Tensor, eps: float) -> torch.Tensor:
     """
     centred = values - values.mean()
     return centred / (centred.pow(2).mean().sqrt() + eps)
+
+
+class ScoreLoss(nn.Module):
+    """Base of the score losses: weighting, the loss-dict key and the input checks.
+
+    Subclasses implement :meth:`compute` on flattened ``(N,)`` tensors and set
+    ``min_batch`` when the loss needs batch statistics.
+
+    Args:
+        loss_weight: weight of this term in the total loss.
+        loss_name: key of this term in the loss dict (must contain ``loss``).
+    """
+
+    min_batch = 1
+
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_score') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        """str: key of this term in the model's loss dict."""
+        return self._loss_name
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The weighted loss.
+
+        Args:
+            pred: predicted scores ``(N,)`` or ``(N, 1)``, N >= ``min_batch``.
+            target: target MOS, N elements.
+
+        Returns:
+            torch.Tensor: scalar loss.
+        """
+        pred, target = flatten_score_pair(pred, target, type(self).__name__, self.min_batch)
+        return self.loss_weight * self.compute(pred, target)
+
+    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The unweighted loss of flattened ``(N,)`` predictions and targets."""
+        raise NotImplementedError
