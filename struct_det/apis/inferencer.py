@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 
 from struct_det.evaluation.functional.prediction_masks import instance_union_masks
+from struct_det.utils import atomic_write
 
 DEFAULT_SCORE_THR = 0.3
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -197,7 +198,5 @@ def result_to_json(result: Dict) -> Dict:
 
 def write_results_json(results: List[Dict], out_file: str) -> None:
     """Writes results atomically as JSON."""
-    tmp = out_file + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump([result_to_json(r) for r in results], f, indent=1)
-    os.replace(tmp, out_file)
+    payload = [result_to_json(r) for r in results]
+    atomic_write(out_file, lambda f: json.dump(payload, f, indent=1), 'w')

@@ -9,20 +9,19 @@ plain containers and refuses everything else.
 import codecs
 import io
 import json
-import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .functional import (SCORER_SIZE, check_gt_area, check_pred_area, check_score,
                          gt_scorer_mask, to_scorer_mask)
+from ..utils import atomic_write
 from .functional.prediction_masks import heatmap_masks, instance_union_masks
 
 PRED_PKL = 'output.pkl'
@@ -118,29 +117,14 @@ def restricted_load(path: str) -> Any:
         return restricted_loads(f.read(), path)
 
 
-def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Writes through a temporary file in the target folder, then renames it into place."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_pickle(obj: Any, path: str) -> None:
     """Pickles ``obj`` to ``path`` atomically."""
-    _atomic_write(path, lambda f: pickle.dump(obj, f, protocol=4))
+    atomic_write(path, lambda f: pickle.dump(obj, f, protocol=4))
 
 
 def save_json(obj: Any, path: str) -> None:
     """Writes ``obj`` as indented JSON to ``path`` atomically."""
-    _atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode('utf-8')))
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode('utf-8')))
 
 
 # --------------------------------------------------------------------------- reading
@@ -308,7 +292,7 @@ def write_submission(path: str, preds: Mapping[str, dict], readme: str,
             zf.writestr(PRED_PKL, payload)
             zf.writestr(README, readme)
 
-    _atomic_write(path, _write)
+    atomic_write(path, _write)
 
 
 def image_key(img_path: str) -> str:

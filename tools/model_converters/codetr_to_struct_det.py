@@ -11,10 +11,8 @@ Every tensor is renamed (none reshaped); source keys no rule knows are
 listed and, with ``--strict``, make the conversion fail.
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 
 import torch
 
@@ -60,25 +58,11 @@ def load_checkpoint_file(path: str, trust_source: bool) -> dict:
             'comes from') from err
 
 
-def save_atomic(obj: dict, path: str) -> None:
-    """Write ``obj`` to ``path`` without leaving a partial file behind."""
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(suffix='.pth.tmp', dir=out_dir)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     # Importing struct_det allow-lists mmengine's checkpoint metadata types.
     import struct_det  # noqa: F401
+    from struct_det.utils import save_torch_atomic
     from struct_det.models.detectors.codetr import (convert_codetr_state_dict,
                                                     extract_state_dict)
 
@@ -111,7 +95,7 @@ def main(argv=None) -> int:
     meta = dict(
         converted_from=osp.basename(args.src),
         drop_class_specific=args.drop_class_specific)
-    save_atomic(dict(state_dict=result.state_dict, meta=meta), args.dst)
+    save_torch_atomic(dict(state_dict=result.state_dict, meta=meta), args.dst)
     print(f'wrote {args.dst}')
     return 0
 

@@ -13,10 +13,8 @@ Example::
         --cnn-weights checkpoints/resnet50.a1_in1k.safetensors
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 
 import torch
 
@@ -37,24 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def save_atomic(obj: dict, path: str) -> None:
-    """Writes ``obj`` to ``path`` without leaving a partial file behind."""
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(suffix='.pth.tmp', dir=out_dir)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     import struct_det  # noqa: F401  allow-lists mmengine checkpoint types
+    from struct_det.utils import save_torch_atomic
     from struct_det.models.regressors import (convert_official_loda_state,
                                               read_state_dict_file)
 
@@ -79,7 +63,7 @@ def main(argv=None) -> int:
     meta = dict(converted_from=osp.basename(args.src),
                 vit_weights=osp.basename(args.vit_weights) if args.vit_weights else None,
                 cnn_weights=osp.basename(args.cnn_weights) if args.cnn_weights else None)
-    save_atomic(dict(state_dict=state_dict, meta=meta), args.dst)
+    save_torch_atomic(dict(state_dict=state_dict, meta=meta), args.dst)
     complete = args.vit_weights and args.cnn_weights
     print(f'wrote {len(state_dict)} tensors to {args.dst}' +
           ('' if complete else ' (adapter + BN buffers only: the backbones must come from '

@@ -1,15 +1,15 @@
 """Records the validation-calibrated threshold of StructureMetric for tools/test.py."""
 import json
-import os
 import os.path as osp
 import re
-import tempfile
 from typing import Dict, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 
 from mmdet.registry import HOOKS
+
+from struct_det.utils import atomic_write
 from ..calibration import (CALIBRATION_FILE, CALIBRATION_INFO_KEY, CALIBRATION_META_KEY,
                            TRAINED_ITERS_META_KEY, read_calibration_file)
 
@@ -106,8 +106,5 @@ class StructureCalibrationHook(Hook):
             entries = read_calibration_file(path)
             entries = [e for e in entries if e.get('trained_iters') != entry['trained_iters']]
             entries.append(entry)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + CALIBRATION_FILE, suffix='.tmp')
-            with os.fdopen(fd, 'w', encoding='utf-8') as f:
-                json.dump({'entries': entries}, f, indent=1)
-            os.replace(tmp, path)
+            atomic_write(path, lambda f: json.dump({'entries': entries}, f, indent=1), 'w')
 
