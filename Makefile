@@ -7,11 +7,16 @@ PYTEST_ARGS ?=
 
 .PHONY: setup data demo test bench clean-data
 
-# Builds $(VENV) idempotently (mmcv's wheel is built once and cached in ~/.cache/struct_det).
-setup:
+# Builds $(VENV) idempotently and incrementally: re-run only when the requirements or the
+# setup change (mmcv's wheel is built once and cached in ~/.cache/struct_det).
+setup: $(VENV)/.struct_det_setup
+
+$(VENV)/.struct_det_setup: tools/misc/setup_env.sh setup.py requirements/runtime.txt \
+		requirements/tests.txt requirements/constraints.txt
 	bash tools/misc/setup_env.sh $(VENV)
 
-$(SAMPLE)/annotations/evalmuse_train.json:
+# The last file written marks the sample as complete.
+$(SAMPLE)/annotations/evalmuse_test.json: struct_det/datasets/sample_data.py struct_det/datasets/converter.py
 	$(PY) tools/misc/make_sample_data.py --out $(SAMPLE) --seed 0
 	$(PY) tools/dataset_converters/evalmuse_structure.py \
 		--info $(SAMPLE)/train/train_info.json --img-dir $(SAMPLE)/train/images \
@@ -21,7 +26,7 @@ $(SAMPLE)/annotations/evalmuse_train.json:
 		--out $(SAMPLE)/annotations/evalmuse_test.json
 
 # The bundled synthetic EvalMuse-Structure sample, converted to COCO.
-data: setup $(SAMPLE)/annotations/evalmuse_train.json
+data: setup $(SAMPLE)/annotations/evalmuse_test.json
 
 # The main job on the sample data: convert, train, TTA-test the joint model, score, submit.
 demo: data

@@ -20,18 +20,19 @@ STAMP="$VENV/.struct_det_setup"
 mkdir -p "$CACHE"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip install --disable-pip-version-check -q)
+PIP=("$PY" -m pip install --disable-pip-version-check -q -c "$ROOT/requirements/constraints.txt")
 
 has() { "$PY" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('$1') == '$2' else 1)" 2>/dev/null; }
 
 # setuptools < 82 keeps pkg_resources (mmcv's setup.py and openmim import it); < 80 keeps the
 # egg-link `setup.py develop`, the one editable install that `mim` can see (see below).
-"${PIP[@]}" "setuptools>=65,<80" wheel ninja
+"${PIP[@]}" setuptools wheel ninja
 has torch "$TORCH_VERSION" || "${PIP[@]}" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 has torchvision "$TORCHVISION_VERSION" || "${PIP[@]}" "torchvision==$TORCHVISION_VERSION"
 
 TORCH_TAG="$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')"
-WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_TAG"
+PY_TAG="$("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
+WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_TAG-$PY_TAG"
 if ! has mmcv "$MMCV_VERSION"; then
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
     echo "[setup] building mmcv $MMCV_VERSION with ops for torch $TORCH_TAG (25-40 min on 2 cores, done once)"
