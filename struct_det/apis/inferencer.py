@@ -16,6 +16,7 @@ from struct_det.evaluation.functional.prediction_masks import instance_union_mas
 from struct_det.utils import atomic_write
 
 DEFAULT_SCORE_THR = 0.3
+JOINT_MODELS = ('StructureAssessor', 'StructureAssessorTTA')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 ImageInput = Union[str, np.ndarray]
 
@@ -30,13 +31,15 @@ def list_images(inputs: Union[ImageInput, Sequence[ImageInput]]) -> List[ImageIn
     Returns:
         list: image paths and arrays in order.
     """
-    if isinstance(inputs, np.ndarray) or isinstance(inputs, str):
+    if isinstance(inputs, (np.ndarray, str, os.PathLike)):
         inputs = [inputs]
     images: List[ImageInput] = []
     for item in inputs:
         if isinstance(item, np.ndarray):
             images.append(item)
-        elif osp.isdir(item):
+            continue
+        item = os.fspath(item)
+        if osp.isdir(item):
             images += sorted(osp.join(item, f) for f in os.listdir(item)
                              if f.lower().endswith(IMAGE_SUFFIXES))
         elif item.lower().endswith('.txt'):
@@ -58,11 +61,12 @@ class StructureInferencer:
         checkpoint: weights to load (optional for a joint config that names its members').
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
         score_thr: instances with a lower score are not part of the mask. Defaults to
-            the threshold calibrated on val and stored in the checkpoint, else 0.3.
+            the threshold calibrated on val and stored in the checkpoint, else 0 for a
+            joint model (its detectors threshold their own instances), else 0.3.
         tta: wrap the model in the config's ``tta_model`` with its ``tta_pipeline``.
 
     Example:
-        >>> inferencer = StructureInferencer('configs/joint/joint_tiny_evalmuse-sample.py')
+        >>> inferencer = StructureInferencer('configs/tiny/joint_tiny_evalmuse-sample.py')
         >>> for result in inferencer(['a.jpg', 'b.jpg']):
         ...     print(result['image'], result['score'], len(result['regions']))
     """
@@ -92,6 +96,8 @@ class StructureInferencer:
             load_checkpoint(self.model, checkpoint, map_location='cpu')
         self.model.to(device).eval()
         self.device = device
+        if score_thr is None and cfg.model.get('type') in JOINT_MODELS:
+            score_thr = 0.0
         self.score_thr = self._resolve_score_thr(score_thr, checkpoint)
         self.pipeline = Compose(self._inference_pipeline(pipeline))
 
@@ -183,16 +189,21 @@ class StructureInferencer:
         for image in images:
             try:
                 yield self.predict_one(image)
-            except ValueError as err:
-                print_log(f'skipped: {err}', logger='current', level=30)
+            except Exception as err:  # one bad image must not end the batch
+                name = image if isinstance(image, str) else '<array>'
+                print_log(f'skipped {name}: {err}', logger='current', level=30)
             if bar is not None:
                 bar.update()
 
 
 def result_to_json(result: Dict) -> Dict:
-    """The JSON-serialisable part of a result (the mask as its area and its regions)."""
+    """The JSON-serialisable part of a result (the mask as its area and its regions).
+
+    Idempotent: a result already reduced is returned as a copy.
+    """
     out = {k: v for k, v in result.items() if k != 'mask'}
-    out['mask_area'] = int(result['mask'].sum())
+    if 'mask' in result:
+        out['mask_area'] = int(result['mask'].sum())
     return out
 
 

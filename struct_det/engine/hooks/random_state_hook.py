@@ -23,7 +23,13 @@ class RandomStateHook(Hook):
       replays the augmentation streams too; only the model's torch streams are restored,
       just before the first resumed iteration.
     - Epoch-based loops start a fresh data loader at the next epoch, so every stream
-      (Python, numpy, torch CPU and CUDA) is restored before that epoch.
+      (Python, numpy, torch CPU and CUDA) of the main process is restored before that
+      epoch.
+
+    Limits: only rank 0 writes the checkpoint, so every rank resumes with rank 0's
+    streams; data-loader worker processes keep their own augmentation streams, which are
+    replayed (iteration-based loops) but not saved, so exactness after an epoch-based
+    resume needs in-process loading (``num_workers=0``).
 
     Add it with ``custom_hooks = [dict(type='RandomStateHook')]`` (struct_det's configs do).
     """
