@@ -16,8 +16,11 @@ python tools/misc/show_consensus.py "$DATA/annotations/evalmuse_train.json" "$DA
   "$OUT/consensus_masks.png" --num 12
 
 echo "== 2. train a tiny detector (Co-DINO) and a tiny LoDa"
-python tools/train.py configs/tiny/co-dino_tiny-demo_evalmuse-sample.py --work-dir "$WORK/detector"
-python tools/train.py configs/tiny/loda_tiny_evalmuse-sample.py --work-dir "$WORK/loda"
+# Seeded, so the numbers below repeat run to run on the same machine.
+python tools/train.py configs/tiny/co-dino_tiny-demo_evalmuse-sample.py --work-dir "$WORK/detector" \
+  --cfg-options randomness.seed=0
+python tools/train.py configs/tiny/loda_tiny_evalmuse-sample.py --work-dir "$WORK/loda" \
+  --cfg-options randomness.seed=0
 DET_CKPT="$(cat "$WORK/detector/last_checkpoint")"
 LODA_CKPT="$(cat "$WORK/loda/last_checkpoint")"
 # The joint model: the trained Co-DINO finds the regions (at the threshold calibrated on
