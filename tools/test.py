@@ -3,13 +3,13 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
 from struct_det.engine import apply_calibrated_threshold
-from struct_det.utils import setup_cpu_distributed
+from struct_det.utils import apply_tta, setup_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,19 +56,6 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
         visualization_hook['wait_time'] = args.wait_time
     if args.show_dir:
         visualization_hook['test_out_dir'] = args.show_dir
-    return cfg
-
-
-def apply_tta(cfg: Config, config_path: str) -> Config:
-    """Wraps ``cfg.model`` in ``cfg.tta_model`` and swaps in ``cfg.tta_pipeline``."""
-    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-        raise RuntimeError(f'{config_path}: --tta needs `tta_model` and `tta_pipeline` in '
-                           'the config')
-    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    test_data_cfg = cfg.test_dataloader.dataset
-    while 'dataset' in test_data_cfg:
-        test_data_cfg = test_data_cfg['dataset']
-    test_data_cfg.pipeline = cfg.tta_pipeline
     return cfg
 
 

@@ -1,4 +1,5 @@
 """Python API: images in, distortion masks, regions and structure scores out."""
+import copy
 import json
 import os
 import os.path as osp
@@ -7,13 +8,13 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 
 from struct_det.evaluation.functional.prediction_masks import instance_union_masks
-from struct_det.utils import atomic_write
+from struct_det.utils import apply_tta, atomic_write, test_pipeline_of
 
 DEFAULT_SCORE_THR = 0.3
 JOINT_MODELS = ('StructureAssessor', 'StructureAssessorTTA')
@@ -83,14 +84,11 @@ class StructureInferencer:
 
         cfg = config if isinstance(config, Config) else Config.fromfile(config)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
-        model_cfg = cfg.model
-        pipeline = cfg.test_dataloader.dataset.pipeline
         if tta:
-            if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-                raise ValueError(f'{getattr(cfg, "filename", config)}: tta=True needs '
-                                 '`tta_model` and `tta_pipeline` in the config')
-            model_cfg = ConfigDict(**cfg.tta_model, module=cfg.model)
-            pipeline = cfg.tta_pipeline
+            # A copy: the caller's config stays as given.
+            cfg = apply_tta(copy.deepcopy(cfg), getattr(cfg, 'filename', None) or str(config))
+        model_cfg = cfg.model
+        pipeline = test_pipeline_of(cfg)
         self.model = MODELS.build(model_cfg)
         if checkpoint is not None:
             load_checkpoint(self.model, checkpoint, map_location='cpu')
