@@ -14,7 +14,7 @@ from mmengine.logging import print_log
 from mmengine.runner import load_checkpoint
 
 from struct_det.evaluation.functional.prediction_masks import instance_union_masks
-from struct_det.utils import apply_tta, atomic_write, test_pipeline_of
+from struct_det.utils import apply_tta, atomic_write, config_test_pipeline
 
 DEFAULT_SCORE_THR = 0.3
 JOINT_MODELS = ('StructureAssessor', 'StructureAssessorTTA')
@@ -88,7 +88,7 @@ class StructureInferencer:
             # A copy: the caller's config stays as given.
             cfg = apply_tta(copy.deepcopy(cfg), getattr(cfg, 'filename', None) or str(config))
         model_cfg = cfg.model
-        pipeline = test_pipeline_of(cfg)
+        pipeline = config_test_pipeline(cfg)
         self.model = MODELS.build(model_cfg)
         if checkpoint is not None:
             load_checkpoint(self.model, checkpoint, map_location='cpu')

@@ -16,7 +16,7 @@ def innermost_dataset(dataset_cfg: dict) -> dict:
     return dataset_cfg
 
 
-def test_pipeline_of(cfg: Config) -> list:
+def config_test_pipeline(cfg: Config) -> list:
     """The test dataloader's pipeline of a config, wrappers looked through."""
     return list(innermost_dataset(cfg.test_dataloader.dataset).pipeline)
 

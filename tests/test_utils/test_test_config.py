@@ -1,7 +1,7 @@
 import pytest
 from mmengine.config import Config
 
-from struct_det.utils import apply_tta, innermost_dataset, test_pipeline_of
+from struct_det.utils import apply_tta, innermost_dataset, config_test_pipeline
 
 
 def _cfg(with_tta=True) -> Config:
@@ -18,13 +18,13 @@ def _cfg(with_tta=True) -> Config:
 def test_pipeline_is_found_under_dataset_wrappers():
     cfg = _cfg()
     assert innermost_dataset(cfg.test_dataloader.dataset).type == 'EvalMuseStructureDataset'
-    assert test_pipeline_of(cfg) == [dict(type='LoadImageFromFile')]
+    assert config_test_pipeline(cfg) == [dict(type='LoadImageFromFile')]
 
 
 def test_apply_tta_wraps_the_model_and_swaps_the_inner_pipeline():
     cfg = apply_tta(_cfg(), 'x.py')
     assert cfg.model.type == 'DetMaskTTAModel' and cfg.model.module.type == 'Detector'
-    assert test_pipeline_of(cfg)[0]['type'] == 'TestTimeAug'
+    assert config_test_pipeline(cfg)[0]['type'] == 'TestTimeAug'
     assert cfg.test_dataloader.dataset.type == 'RepeatDataset'
 
 

@@ -19,7 +19,7 @@ from mmengine.structures import InstanceData
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from struct_det.utils import resolve_config_path, test_pipeline_of
+from struct_det.utils import resolve_config_path, config_test_pipeline
 
 from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
                                   merge_instances)
@@ -221,7 +221,7 @@ class StructureAssessor(BaseModel):
                 import_modules_from_strings(**cfg.custom_imports)
             scope = cfg.get('default_scope', 'mmdet')
             model_cfg = cfg.model
-            pipeline = spec.get('pipeline') or test_pipeline_of(cfg)
+            pipeline = spec.get('pipeline') or config_test_pipeline(cfg)
             tta_model = spec.get('tta_model', cfg.get('tta_model'))
             tta_pipeline = spec.get('tta_pipeline', cfg.get('tta_pipeline'))
             name = spec.get('name', osp.splitext(osp.basename(path))[0])
