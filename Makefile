@@ -5,10 +5,11 @@ SAMPLE := data/evalmuse_sample
 RESULTS ?= results/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup data demo test bench clean-data
+.PHONY: setup data demo test test-fast bench clean-data
 
 # Builds $(VENV) idempotently and incrementally: re-run only when the requirements or the
-# setup change (mmcv's wheel is built once and cached in ~/.cache/struct_det).
+# setup change (mmcv's wheel is built once and cached in ~/.cache/struct_det). VENV may be
+# relative (to this directory) or absolute: the script resolves every path once.
 setup: $(VENV)/.struct_det_setup
 
 $(VENV)/.struct_det_setup: tools/misc/setup_env.sh setup.py requirements/runtime.txt \
@@ -34,6 +35,10 @@ demo: data
 
 test: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit loop: everything but the end-to-end trainings marked `slow` (CI runs them all).
+test-fast: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

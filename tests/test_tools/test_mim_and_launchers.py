@@ -105,3 +105,18 @@ def test_two_rank_cpu_training_and_rank_independent_metric(repo_root, sample_dat
     one = _test_metrics(_run([sys.executable, 'tools/test.py', TINY, str(ckpt), *opts],
                              cwd=repo_root))
     assert one and one == two
+
+
+def test_tool_help_through_mim_as_the_readme_shows(repo_root, tmp_path):
+    # Every `mim ... -- --help` line of the README, run as written from another directory.
+    with open(osp.join(repo_root, 'README.md'), encoding='utf-8') as f:
+        lines = [ln.strip() for ln in f if ln.startswith('mim ') and ln.rstrip().endswith('-- --help')]
+    assert len(lines) >= 2, 'the README no longer shows how to ask a tool for help through mim'
+    for line in lines:
+        out = _run(line.split(), cwd=tmp_path)
+        assert 'usage:' in out, f'{line!r} printed no usage:\n{out[-2000:]}'
+        assert 'not an OpenMMLAB codebase' not in out
+    # The bare form is mim's own help, which refuses non-official codebases.
+    proc = subprocess.run(['mim', 'run', 'struct_det', 'make_gt_pkl', '--help'], cwd=tmp_path,
+                          env=_env(), capture_output=True, text=True)
+    assert 'usage: make_gt_pkl' not in proc.stdout + proc.stderr
