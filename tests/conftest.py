@@ -49,3 +49,44 @@ def sample_data_root() -> str:
 @pytest.fixture(scope='session')
 def repo_root() -> str:
     return REPO
+
+
+def instance_deviation(a, b) -> dict:
+    """How far two predictions of the same image are apart.
+
+    Instances are paired by an optimal assignment on box and score distance
+    (float noise may reorder near-equal scores), then compared field by
+    field. Returns ``count`` (the two lengths) when they differ, else the
+    largest absolute difference of ``bboxes`` (px), ``scores``, the number of
+    differing ``labels``, and for masks ``mask_abs`` (largest difference of
+    the mask values as floats) and ``mask_frac`` (share of differing pixels).
+    """
+    from scipy.optimize import linear_sum_assignment
+    if len(a) != len(b):
+        return dict(count=(len(a), len(b)))
+    if len(a) == 0:
+        return dict(bboxes=0.0, scores=0.0, labels=0)
+    cost = (a.bboxes[:, None] - b.bboxes[None]).abs().amax(-1) + \
+        1e3 * (a.scores[:, None] - b.scores[None]).abs()
+    rows, cols = linear_sum_assignment(cost.double().cpu().numpy())
+    rows, cols = torch.as_tensor(rows), torch.as_tensor(cols)
+    out = dict(
+        bboxes=float((a.bboxes[rows] - b.bboxes[cols]).abs().max()),
+        scores=float((a.scores[rows] - b.scores[cols]).abs().max()),
+        labels=int((a.labels[rows] != b.labels[cols]).sum()))
+    if 'masks' in a or 'masks' in b:
+        ma = torch.as_tensor(a.masks)[rows].float()
+        mb = torch.as_tensor(b.masks)[cols].float()
+        if ma.shape != mb.shape:
+            out['mask_shape'] = (tuple(ma.shape), tuple(mb.shape))
+        else:
+            diff = (ma - mb).abs()
+            out['mask_abs'] = float(diff.max())
+            out['mask_frac'] = float((diff > 0).float().mean())
+    return out
+
+
+@pytest.fixture(scope='session')
+def instance_deviation_fn():
+    """``instance_deviation`` for the tests (conftest is not importable)."""
+    return instance_deviation

@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.dense_heads import DINOHead
+from mmdet.models.layers.transformer import inverse_sigmoid
 from mmdet.models.losses import QualityFocalLoss
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -33,14 +34,58 @@ class CoDINOHead(DINOHead):
         pos_query_loss_weight (float | Sequence[float]): Weight of the losses
             of each positive-query group (one value for all, or one per
             group). Defaults to 1.0.
+        inverse_sigmoid_eps (float): Clamp of the references before they
+            are inverted (``inverse_sigmoid(ref, eps)``) and refined by the
+            regression branches. Defaults to 1e-3, the value of the released
+            Co-DINO models (mmdetection's ``projects/CO-DETR``); mmdet's
+            :class:`DINOHead` uses 1e-5. It only matters for references
+            within ``eps`` of 0 or 1, e.g. full-image boxes.
     """
 
     def __init__(self,
                  *args,
                  pos_query_loss_weight: Union[float, Sequence[float]] = 1.0,
+                 inverse_sigmoid_eps: float = 1e-3,
                  **kwargs) -> None:
+        if not 0 < inverse_sigmoid_eps < 0.5:
+            raise ValueError('CoDINOHead.inverse_sigmoid_eps must be in '
+                             f'(0, 0.5), got {inverse_sigmoid_eps}.')
         super().__init__(*args, **kwargs)
         self.pos_query_loss_weight = pos_query_loss_weight
+        self.inverse_sigmoid_eps = inverse_sigmoid_eps
+
+    def forward(self, hidden_states: Tensor,
+                references: List[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Class scores and boxes of every decoder layer.
+
+        :meth:`DeformableDETRHead.forward` with the references inverted at
+        ``inverse_sigmoid_eps``.
+
+        Args:
+            hidden_states (Tensor): Decoder states, (num_layers, bs,
+                num_queries, dim).
+            references (list[Tensor]): Per layer the (bs, num_queries, 4)
+                normalised cxcywh references the layer refines (the first is
+                the decoder's initial reference).
+
+        Returns:
+            tuple[Tensor, Tensor]: Class logits (num_layers, bs, num_queries,
+            cls_out_channels) and sigmoid boxes (num_layers, bs, num_queries,
+            4), normalised cxcywh.
+        """
+        all_cls_scores, all_bbox_preds = [], []
+        for layer_id, hidden_state in enumerate(hidden_states):
+            reference = inverse_sigmoid(
+                references[layer_id], eps=self.inverse_sigmoid_eps)
+            deltas = self.reg_branches[layer_id](hidden_state)
+            if reference.shape[-1] == 4:
+                deltas = deltas + reference
+            else:
+                deltas = torch.cat(
+                    [deltas[..., :2] + reference, deltas[..., 2:]], -1)
+            all_cls_scores.append(self.cls_branches[layer_id](hidden_state))
+            all_bbox_preds.append(deltas.sigmoid())
+        return torch.stack(all_cls_scores), torch.stack(all_bbox_preds)
 
     def _group_loss_weight(self, group_idx: int, num_groups: int) -> float:
         weights = self.pos_query_loss_weight

@@ -281,16 +281,19 @@ class CoDETR(DINO):
                 (h, w).
 
         Returns:
-            tuple[Tensor]: One (bs, dim, h, w) map per level, plus the
-            downsampled extra level when ``aux_downsample`` exists.
+            tuple[Tensor]: One contiguous (bs, dim, h, w) map per level, plus
+            the downsampled extra level when ``aux_downsample`` exists.
         """
         bs, _, dim = memory.shape
         feats = []
         start = 0
         for feat in img_feats:
             h, w = feat.shape[-2:]
+            # The transposed slice is a strided view of the memory; mmcv's
+            # RoIAlign indexes its input as if it were contiguous, so without
+            # the copy an RoI reads scrambled channels of another image.
             feats.append(memory[:, start:start + h * w].transpose(
-                1, 2).reshape(bs, dim, h, w))
+                1, 2).reshape(bs, dim, h, w).contiguous())
             start += h * w
         if self.aux_downsample is not None:
             feats.append(self.aux_downsample(feats[-1]))
@@ -481,12 +484,28 @@ class CoDETR(DINO):
             (``bboxes``, ``scores``, ``labels`` and, with the mask branch,
             ``masks`` of the image size).
         """
-        img_shapes = [sample.img_shape for sample in batch_data_samples]
+        img_shapes = [self._resized_image_shape(sample.metainfo)
+                      for sample in batch_data_samples]
         with self._image_shapes_for_lsj(batch_data_samples):
             results_list = self._predict_instances(batch_inputs,
                                                    batch_data_samples,
                                                    img_shapes, rescale)
         return self.add_pred_to_datasample(batch_data_samples, results_list)
+
+    @staticmethod
+    def _resized_image_shape(metainfo: dict) -> tuple:
+        """The (h, w) of the resized image, without the padding around it.
+
+        mmdet's ``Pad`` sets ``img_shape`` to the padded size (the LSJ test
+        pipelines pad to a fixed square), so the image's own extent comes from
+        the original size and the resize factor when both are known.
+        """
+        ori_shape, scale = metainfo.get('ori_shape'), metainfo.get('scale_factor')
+        if ori_shape is None or scale is None:
+            return tuple(metainfo['img_shape'][:2])
+        img_h, img_w = metainfo['img_shape'][:2]
+        return (min(img_h, ori_shape[0] * scale[1]),
+                min(img_w, ori_shape[1] * scale[0]))
 
     def _predict_instances(self, batch_inputs: Tensor,
                            batch_data_samples: SampleList,

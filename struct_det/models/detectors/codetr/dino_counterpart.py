@@ -21,8 +21,11 @@ def dino_counterpart_cfg(codetr_cfg: Mapping) -> ConfigDict:
     heads (for ablations and speed comparisons).
 
     ``CoDINOHead`` becomes ``DINOHead``; its test-time ``score_thr`` and
-    ``nms`` (which ``DINOHead`` does not apply) are dropped. mmdet's DINO
-    decoder only supports ``embed_dims=256``.
+    ``nms`` (which ``DINOHead`` does not apply) are dropped, and so is its
+    ``inverse_sigmoid_eps`` (``DINOHead`` inverts its references at 1e-5,
+    ``CoDINOHead`` by default at the reference's 1e-3: the two differ for
+    references within 1e-3 of 0 or 1). mmdet's DINO decoder only supports
+    ``embed_dims=256``.
 
     Args:
         codetr_cfg (Mapping): A ``CoDETR`` model config.
@@ -42,6 +45,8 @@ def dino_counterpart_cfg(codetr_cfg: Mapping) -> ConfigDict:
         cfg.pop(key, None)
     cfg.bbox_head.type = 'DINOHead'
     cfg.bbox_head.pop('pos_query_loss_weight', None)
+    # DINOHead inverts its references at its own eps (1e-5).
+    cfg.bbox_head.pop('inverse_sigmoid_eps', None)
     # Building a detector writes these into its (shared) config; DINO sets
     # them again and refuses to find them.
     for key in INJECTED_HEAD_KEYS:

@@ -77,6 +77,12 @@ class PositiveQueryGenerator(BaseModule):
             Defaults to 9.
         temperature (int): Temperature of the sine box embedding.
             Defaults to 10000.
+        clamp_references (bool): Clamp the normalised priors and targets to
+            [0, 1]. Defaults to False: like the released Co-DINO models
+            (mmdetection's ``projects/CO-DETR``) a prior larger than the image
+            (an ATSS anchor of a small or unpadded image) stays the decoder's
+            reference as it is; its content embedding and the head's
+            inverse sigmoid clamp it anyway.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -87,6 +93,7 @@ class PositiveQueryGenerator(BaseModule):
                  max_queries_per_group: int = 300,
                  min_queries_per_group: int = 9,
                  temperature: int = 10000,
+                 clamp_references: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if min_queries_per_group < 1 or \
@@ -104,6 +111,7 @@ class PositiveQueryGenerator(BaseModule):
         self.max_queries_per_group = max_queries_per_group
         self.min_queries_per_group = min_queries_per_group
         self.temperature = temperature
+        self.clamp_references = clamp_references
         # The sine embedding of a box has 4 * (embed_dims // 2) channels.
         self.pos_trans = nn.ModuleList([
             nn.Linear(embed_dims * 2, embed_dims) for _ in range(num_groups)
@@ -123,7 +131,8 @@ class PositiveQueryGenerator(BaseModule):
         """Content embedding of normalised (cx, cy, w, h) boxes.
 
         Args:
-            boxes (Tensor): Boxes in [0, 1], shape (bs, n, 4).
+            boxes (Tensor): Normalised boxes, shape (bs, n, 4); values
+                outside [0, 1] embed as the nearest bound.
             group_idx (int): Which group's projection to use.
 
         Returns:
@@ -158,8 +167,11 @@ class PositiveQueryGenerator(BaseModule):
 
         img_h, img_w = img_shape[:2]
         factor = priors.new_tensor([img_w, img_h, img_w, img_h])
-        boxes = bbox_xyxy_to_cxcywh(priors[inds] / factor).clamp(0, 1)
-        box_targets = bbox_xyxy_to_cxcywh(targets[inds] / factor).clamp(0, 1)
+        boxes = bbox_xyxy_to_cxcywh(priors[inds] / factor)
+        box_targets = bbox_xyxy_to_cxcywh(targets[inds] / factor)
+        if self.clamp_references:
+            boxes = boxes.clamp(0, 1)
+            box_targets = box_targets.clamp(0, 1)
         query_labels = labels[inds].clone()
         query_labels[num_pos:] = self.num_classes
         label_weights = priors.new_ones(inds.numel())
@@ -197,7 +209,8 @@ class PositiveQueryGenerator(BaseModule):
 
             - query (Tensor): (bs, num_pos_queries, embed_dims).
             - reference_points (Tensor): (bs, num_pos_queries, 4) normalised
-              (cx, cy, w, h) boxes in [0, 1].
+              (cx, cy, w, h) boxes (outside [0, 1] where a prior is larger
+              than the image, unless ``clamp_references``).
             - meta (dict): ``group_sizes`` (list[int]), ``num_queries``
               (int), and per-group targets ``labels`` (bs, n),
               ``label_weights`` (bs, n), ``bbox_targets`` (bs, n, 4)

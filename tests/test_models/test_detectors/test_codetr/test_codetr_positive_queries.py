@@ -143,3 +143,23 @@ def test_one_decoder_pass_equals_separate_passes(model_factory):
         sl = slice(starts[part], starts[part + 1])
         torch.testing.assert_close(joint[:, :, sl], states)
         torch.testing.assert_close(joint_refs[:, :, sl], references)
+
+
+@pytest.mark.parametrize('clamp', [False, True])
+def test_priors_larger_than_the_image_stay_raw_unless_clamped(clamp):
+    """The reference keeps an ATSS anchor larger than the image as the
+    query's reference (normalised w, h > 1); ``clamp_references`` clips."""
+    gen = _generator(clamp_references=clamp)
+    # a 400x300 anchor centred in a 200x100 image, and an inner one
+    positives = _positives([[-100, -100, 300, 200], [20, 20, 60, 60]],
+                           [0, 0], [[0, 0, 200, 100], [20, 30, 60, 70]])
+    _, ref, meta = gen([[positives, positives]], META)
+    big = torch.tensor([.5, .5, 2., 3.])
+    expected = big.clamp(0, 1) if clamp else big
+    rows = {tuple(round(v, 4) for v in r) for r in ref[0].tolist()}
+    assert tuple(expected.tolist()) in rows
+    assert (0.2, 0.4, 0.2, 0.4) in rows
+    # the content embedding clamps either way: both settings embed alike
+    torch.testing.assert_close(
+        gen.embed_boxes(big.view(1, 1, 4), 0),
+        gen.embed_boxes(big.clamp(0, 1).view(1, 1, 4), 0))
