@@ -2,8 +2,10 @@
 
 ``tools/test.py`` calls :func:`apply_calibrated_threshold` after loading the config: every
 ``StructureMetric`` in ``test_evaluator`` whose ``score_thr`` is not set (or is
-``'calibrated'``) gets the threshold stored with the checkpoint. A ``score_thr`` written in
-the config or given with ``--cfg-options test_evaluator.score_thr=...`` wins.
+``'calibrated'``) gets the threshold stored with the checkpoint, and so does every
+``StructureSubmissionWriter`` whose ``score_thr`` is ``'calibrated'`` (a heatmap model's zip).
+A ``score_thr`` written in the config or given with ``--cfg-options
+test_evaluator.score_thr=...`` wins.
 """
 import logging
 import math
@@ -98,19 +100,20 @@ def load_calibration(checkpoint_path: str) -> Optional[dict]:
     return None
 
 
-def _structure_metric_cfgs(evaluator: Any) -> List[Any]:
-    """The StructureMetric dicts inside an evaluator config (dict, list or Evaluator)."""
+def _structure_metric_cfgs(evaluator: Any, kind_name: str = 'StructureMetric') -> List[Any]:
+    """The StructureMetric (or ``kind_name``) dicts inside an evaluator config (dict, list
+    or Evaluator)."""
     if evaluator is None:
         return []
     if isinstance(evaluator, (list, tuple)):
-        return [m for item in evaluator for m in _structure_metric_cfgs(item)]
+        return [m for item in evaluator for m in _structure_metric_cfgs(item, kind_name)]
     if not hasattr(evaluator, 'get'):
         return []
     kind = evaluator.get('type')
     name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-    if name.split('.')[-1] == 'StructureMetric':
+    if name.split('.')[-1] == kind_name:
         return [evaluator]
-    return _structure_metric_cfgs(evaluator.get('metrics'))
+    return _structure_metric_cfgs(evaluator.get('metrics'), kind_name)
 
 
 def apply_calibrated_threshold(cfg: Any, checkpoint_path: Optional[str]) -> Optional[float]:
@@ -126,7 +129,12 @@ def apply_calibrated_threshold(cfg: Any, checkpoint_path: Optional[str]) -> Opti
     """
     targets = [m for m in _structure_metric_cfgs(cfg.get('test_evaluator'))
                if m.get('score_thr', CALIBRATED) == CALIBRATED]
-    if not targets:
+    # A submission writer takes the calibrated threshold only when asked explicitly (a
+    # heatmap model's zip needs its binarisation threshold; joint models use 0).
+    writers = [w for w in _structure_metric_cfgs(cfg.get('test_evaluator'),
+                                                 'StructureSubmissionWriter')
+               if w.get('score_thr') == CALIBRATED]
+    if not targets and not writers:
         return None
     calibration = None
     if checkpoint_path and osp.isfile(checkpoint_path):
@@ -144,7 +152,7 @@ def apply_calibrated_threshold(cfg: Any, checkpoint_path: Optional[str]) -> Opti
                   'test_evaluator.score_thr)', logger='current', level=logging.WARNING)
         return None
     thr = float(calibration['score_thr'])
-    for m in targets:
+    for m in targets + writers:
         m['score_thr'] = thr
     where = (f'validation at epoch {calibration.get("epoch")}, iter {calibration.get("iter")}, '
              f'F1 {calibration.get("f1_score", float("nan")):.4f}')

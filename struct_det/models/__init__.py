@@ -1,4 +1,5 @@
-"""Models: distortion detectors, the score regressor, TTA wrappers and the joint assessor."""
-from . import assessors, detectors, losses, regressors, tta  # noqa: F401
+"""Models: distortion detectors, heatmap segmentors, the score regressor, TTA wrappers and
+the joint assessor."""
+from . import assessors, detectors, losses, regressors, segmentors, tta  # noqa: F401
 
-__all__ = ['assessors', 'detectors', 'losses', 'regressors', 'tta']
+__all__ = ['assessors', 'detectors', 'losses', 'regressors', 'segmentors', 'tta']

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -6,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from struct_det.apis import StructureInferencer, list_images
 
@@ -23,13 +25,30 @@ def images(sample_data_root, tmp_path_factory):
     return folder, names
 
 
-def test_folder_with_a_corrupt_image_is_reported_and_skipped(repo_root, images, capsys):
+class _Records(logging.Handler):
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_folder_with_a_corrupt_image_is_reported_and_skipped(repo_root, images):
     folder, names = images
     inferencer = StructureInferencer(osp.join(repo_root, DETECTOR), score_thr=0.0)
-    results = list(inferencer([str(folder), str(folder / 'missing.jpg')], progress=False))
+    # Read the reports from mmengine's logger itself: its stream handler keeps the stdout
+    # of whichever test created it first, which capsys/capfd of this test may not see.
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        results = list(inferencer([str(folder), str(folder / 'missing.jpg')], progress=False))
+    finally:
+        logger.removeHandler(records)
     assert [osp.basename(r['image']) for r in results] == names
-    log = capsys.readouterr()
-    out = log.out + log.err
+    out = '\n'.join(records.messages)
     assert 'corrupt.jpg' in out and 'missing.jpg' in out
     for r in results:
         assert r['mask'].shape == (r['height'], r['width']) and r['mask'].dtype == np.uint8

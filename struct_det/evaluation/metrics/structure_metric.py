@@ -14,8 +14,9 @@ from ..functional import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA, DEFAULT_IOU_T
                           plcc, pred_min_area, region_counts_array, region_counts_from_array,
                           srcc, summarize_region_counts, to_scorer_mask)
 from ..functional.prediction_masks import heatmap_masks, instance_union_masks, union_mask
+from ..functional.sample_heatmap import gt_sem_seg_mask, sample_heatmap
 
-_PRED_SOURCES = ('auto', 'instances', 'sem_seg')
+_PRED_SOURCES = ('auto', 'instances', 'heatmap', 'sem_seg')
 
 
 def _field(sample: Any, key: str, default: Any = None) -> Any:
@@ -39,9 +40,11 @@ class StructureMetric(BaseMetric):
 
     Predicted regions come from ``pred_instances`` (the union of the instances with
     ``score >= score_thr``: their masks, or their boxes filled when the model has no mask
-    branch) or from ``pred_sem_seg.sem_seg`` (pixels ``> score_thr``). The predicted
+    branch) or from a heatmap (pixels ``> score_thr``): mmseg's ``seg_logits`` (the
+    sigmoid heatmap of a one-channel segmentor) or ``pred_sem_seg``. The predicted
     structure score is ``pred_score``. The GT is the union of ``gt_instances.masks``
-    (an image without instances is a clean image) brought to 512x512 like
+    (an image without instances is a clean image), or for segmentation samples the
+    consensus map ``gt_sem_seg`` (label 1; 255 ignored), brought to 512x512 like
     ``tools/misc/make_gt_pkl.py`` does, and ``metainfo['mos']``; test pipelines need
     ``LoadAnnotations(with_mask=True)`` and ``PackDetInputs(meta_keys=(..., 'mos'))``.
 
@@ -57,8 +60,9 @@ class StructureMetric(BaseMetric):
             calibrates the threshold (:class:`StructureCalibrationHook` stores it for
             ``tools/test.py``, which fills it in where the config leaves ``score_thr``
             out or sets it to ``'calibrated'``).
-        pred_source: ``'auto'`` (instances if present, else ``pred_sem_seg``),
-            ``'instances'`` or ``'sem_seg'``.
+        pred_source: ``'auto'`` (instances if present, else ``seg_logits``, else
+            ``pred_sem_seg``), ``'instances'``, ``'heatmap'`` (``seg_logits``) or
+            ``'sem_seg'``.
         area_ratio: predicted regions count above ``512 * 512 * area_ratio``.
         gt_min_area: GT regions count above this contour area.
         iou_thr: regions match above this IoU.
@@ -107,16 +111,18 @@ class StructureMetric(BaseMetric):
     def _pred_masks(self, sample: Any) -> Optional[List[np.ndarray]]:
         """Binary predicted masks at each threshold, or None without predicted regions."""
         instances = _field(sample, 'pred_instances')
-        sem_seg = _field(sample, 'pred_sem_seg')
         use_instances = instances is not None and self.pred_source in ('auto', 'instances')
         if self.pred_source == 'instances' and instances is None:
             raise ValueError("pred_source='instances' but a sample has no pred_instances")
         if not use_instances:
-            if sem_seg is None:
-                if self.pred_source == 'sem_seg':
-                    raise ValueError("pred_source='sem_seg' but a sample has no pred_sem_seg")
+            heatmap = sample_heatmap(sample, self.pred_source)
+            if heatmap is None:
+                if self.pred_source in ('sem_seg', 'heatmap'):
+                    what = 'seg_logits' if self.pred_source == 'heatmap' else 'pred_sem_seg'
+                    raise ValueError(f'pred_source={self.pred_source!r} but a sample has '
+                                     f'no {what}')
                 return None
-            return heatmap_masks(_field(sem_seg, 'sem_seg'), self.score_thrs)
+            return heatmap_masks(heatmap, self.score_thrs)
         masks, boxes = _field(instances, 'masks'), _field(instances, 'bboxes')
         scores = _field(instances, 'scores')
         if masks is None and boxes is None:
@@ -135,7 +141,8 @@ class StructureMetric(BaseMetric):
         """The GT consensus mask at the scorer's size, or None when GT masks are absent."""
         gt_instances = _field(sample, 'gt_instances')
         if gt_instances is None:
-            return None
+            gt_sem_seg = gt_sem_seg_mask(sample)  # mmseg samples: the consensus map
+            return None if gt_sem_seg is None else gt_scorer_mask(gt_sem_seg)
         masks = _field(gt_instances, 'masks')
         if masks is None:
             return None
@@ -176,7 +183,8 @@ class StructureMetric(BaseMetric):
             else:  # nothing to match against: only note whether regions were predicted
                 pred_masks = None
                 record['has_pred_regions'] = any(
-                    _field(sample, k) is not None for k in ('pred_instances', 'pred_sem_seg'))
+                    _field(sample, k) is not None
+                    for k in ('pred_instances', 'seg_logits', 'pred_sem_seg'))
             record['has_pred_regions'] |= pred_masks is not None
             record['has_gt_regions'] = gt_mask is not None
             if pred_masks is not None and gt_mask is not None:

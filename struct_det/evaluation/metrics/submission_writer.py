@@ -35,10 +35,13 @@ class StructureSubmissionWriter(BaseMetric):
 
     Args:
         out_file (str): The ``.zip`` to write.
-        score_thr (float): Instance score (``>=``) or heatmap (``>``)
+        score_thr (float | str): Instance score (``>=``) or heatmap (``>``)
             threshold. The joint model already thresholds each detector, so
-            0 keeps its regions as they are.
-        pred_source (str): ``'auto'``, ``'instances'`` or ``'sem_seg'``.
+            0 keeps its regions as they are. ``'calibrated'``: the threshold
+            ``tools/test.py`` reads from the checkpoint (what a heatmap model
+            needs; an error if none was stored).
+        pred_source (str): ``'auto'``, ``'instances'``, ``'heatmap'`` or
+            ``'sem_seg'``.
         split_file (str, optional): An EvalMuse ``*_info.json`` or COCO file
             of the split: every key must then be present.
         runtime_per_image (float, optional): For the readme; by default the
@@ -65,6 +68,11 @@ class StructureSubmissionWriter(BaseMetric):
             raise ValueError(f'StructureSubmissionWriter: out_file {out_file!r} '
                              'must be a .zip (the challenge uploads a zip)')
         self.out_file = out_file
+        if score_thr == 'calibrated':
+            raise ValueError(
+                "StructureSubmissionWriter: score_thr='calibrated' but no calibrated "
+                'threshold was applied: test with tools/test.py and a checkpoint trained '
+                'with StructureCalibrationHook, or set test_evaluator.<i>.score_thr')
         self.score_thr = float(score_thr)
         self.pred_source = pred_source
         self.split_file = split_file

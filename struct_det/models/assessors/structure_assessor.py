@@ -21,8 +21,10 @@ from torch import nn
 
 from struct_det.utils import resolve_config_path, config_test_pipeline
 
+from ...evaluation.functional.sample_heatmap import sample_heatmap
 from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
                                   merge_instances)
+from .region_fusion import FUSION_MODES, empty_instances, fuse_regions
 
 # Metainfo the joint pipeline computed for the original image; members
 # recompute their own.
@@ -34,6 +36,9 @@ _MEMBER_KEYS = {
     'tta_pipeline', 'cfg_options', 'name'
 }
 _DETECTOR_KEYS = _MEMBER_KEYS | {'score_thr', 'weight'}
+_SEGMENTOR_KEYS = _MEMBER_KEYS | {'weight'}
+_FUSION_KEYS = {'mode', 'heatmap_thr', 'gate_thr', 'vote_thr', 'heatmap_weight',
+                'instance_weight', 'min_area'}
 
 
 def _type_name(transform: dict) -> str:
@@ -105,6 +110,16 @@ class StructureAssessor(BaseModel):
       ``score_thr``, merged across detectors by ``merge_mode``;
     * ``pred_score``: the regressor's predicted MOS, shape ``(1,)``;
 
+    Segmentors (heatmap models such as :class:`HeatmapSegmentor`, mmseg
+    configs) can be members beside the detectors: their heatmaps (weighted
+    mean over segmentors) are merged with the detectors' instances by
+    ``fusion`` (union, heatmap-gated instances, weighted vote; see
+    :func:`~struct_det.models.assessors.region_fusion.fuse_regions`), so a
+    two-tier system (a semantic segmentor + Mask2Former, as Wecan EvalAIG)
+    is one config. Without a regressor the score comes from the segmentors'
+    score heads (weighted mean), so a heatmap + score model alone is a
+    complete joint model too;
+
     so ``tools/test.py configs/joint/<cfg>.py`` prints the challenge's final
     score through ``StructureMetric``; with ``StructureSubmissionWriter`` in
     ``test_evaluator`` (the joint configs have it) the same run writes the
@@ -136,6 +151,14 @@ class StructureAssessor(BaseModel):
         data_preprocessor (dict, optional): Unused by members (each has its
             own); kept for the mmengine interface.
         init_cfg (dict, optional): Unused; members load their checkpoints.
+        segmentors (dict | Sequence[dict]): Heatmap segmentor members (their
+            configs' ``default_scope``, e.g. mmseg, is used to build them).
+            Extra key: ``weight`` (in the heatmap mean, default 1).
+        fusion (dict, optional): How heatmap and instances merge:
+            ``mode`` ('union' default, 'gated', 'vote', 'heatmap',
+            'instances'), ``heatmap_thr`` (0.5), ``gate_thr`` (0.5),
+            ``vote_thr`` (0.5), ``heatmap_weight`` / ``instance_weight`` (1),
+            ``min_area`` (0).
 
     A member is a dict with either ``config`` (path of its config file,
     optional ``cfg_options`` dict) or ``model`` (a model dict) and
@@ -154,8 +177,8 @@ class StructureAssessor(BaseModel):
     """
 
     def __init__(self,
-                 regressor: dict,
-                 detectors: Union[dict, Sequence[dict]],
+                 regressor: Optional[dict] = None,
+                 detectors: Union[dict, Sequence[dict]] = (),
                  merge_mode: str = 'union',
                  iou_thr: float = 0.5,
                  score_mode: Optional[str] = None,
@@ -163,7 +186,9 @@ class StructureAssessor(BaseModel):
                  max_per_img: int = 100,
                  tta: bool = False,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 segmentors: Union[dict, Sequence[dict]] = (),
+                 fusion: Optional[dict] = None):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if merge_mode not in MERGE_MODES:
@@ -174,8 +199,12 @@ class StructureAssessor(BaseModel):
                              f'{score_mode!r}; expected one of {SCORE_MODES}')
         if isinstance(detectors, dict):
             detectors = [detectors]
-        if len(detectors) == 0:
-            raise ValueError('StructureAssessor needs at least one detector')
+        if isinstance(segmentors, dict):
+            segmentors = [segmentors]
+        if len(detectors) == 0 and len(segmentors) == 0:
+            raise ValueError('StructureAssessor needs at least one detector or '
+                             'segmentor')
+        self.fusion = self._check_fusion(fusion, bool(segmentors))
         self.merge_mode = merge_mode
         self.iou_thr = float(iou_thr)
         self.score_mode = score_mode
@@ -183,8 +212,11 @@ class StructureAssessor(BaseModel):
         self.max_per_img = int(max_per_img)
         self.tta = bool(tta)
 
-        model, self._regressor_member = self._build_member(
-            regressor, 'regressor', _MEMBER_KEYS)
+        if regressor is not None:
+            model, self._regressor_member = self._build_member(
+                regressor, 'regressor', _MEMBER_KEYS)
+        else:
+            model, self._regressor_member = None, None
         self.regressor = model
         detector_models, self._detector_members = [], []
         for idx, spec in enumerate(detectors):
@@ -195,9 +227,43 @@ class StructureAssessor(BaseModel):
             detector_models.append(model)
             self._detector_members.append(member)
         self.detectors = nn.ModuleList(detector_models)
+        segmentor_models, self._segmentor_members = [], []
+        for idx, spec in enumerate(segmentors):
+            model, member = self._build_member(spec, f'segmentor {idx}',
+                                               _SEGMENTOR_KEYS, scope='mmseg')
+            member.weight = float(spec.get('weight', 1.0))
+            segmentor_models.append(model)
+            self._segmentor_members.append(member)
+        self.segmentors = nn.ModuleList(segmentor_models)
+        self._score_segmentors = [
+            idx for idx, model in enumerate(segmentor_models)
+            if getattr(getattr(model, 'module', model), 'with_score_head', False)
+        ]
+        if self.regressor is None and not self._score_segmentors:
+            raise ValueError(
+                'StructureAssessor needs a score: give a `regressor`, or a '
+                'segmentor with a score head (HeatmapSegmentor(score_head=...))')
+
+    @staticmethod
+    def _check_fusion(fusion: Optional[dict], with_segmentors: bool) -> dict:
+        fusion = dict(fusion or {})
+        unknown = set(fusion) - _FUSION_KEYS
+        if unknown:
+            raise TypeError(f'StructureAssessor fusion: unknown keys '
+                            f'{sorted(unknown)}; allowed: {sorted(_FUSION_KEYS)}')
+        fusion.setdefault('mode', 'union')
+        if fusion['mode'] not in FUSION_MODES:
+            raise ValueError(f'StructureAssessor: unknown fusion mode '
+                             f"{fusion['mode']!r}; expected one of {FUSION_MODES}")
+        if not with_segmentors and fusion['mode'] != 'union' and \
+                fusion['mode'] != 'instances':
+            raise ValueError(f"StructureAssessor: fusion mode {fusion['mode']!r} "
+                             'needs a segmentor member')
+        return fusion
 
     # ------------------------------------------------------------ building
-    def _build_member(self, spec: dict, role: str, allowed: set):
+    def _build_member(self, spec: dict, role: str, allowed: set,
+                      scope: str = 'mmdet'):
         spec = dict(spec)
         unknown = set(spec) - allowed
         if unknown:
@@ -208,7 +274,6 @@ class StructureAssessor(BaseModel):
             raise ValueError(
                 f'StructureAssessor {role}: give exactly one of `config` (a '
                 'config file path) or `model` (a model dict + `pipeline`)')
-        scope = 'mmdet'
         if has_config:
             try:
                 path = resolve_config_path(spec['config'])
@@ -219,7 +284,7 @@ class StructureAssessor(BaseModel):
                 cfg.merge_from_dict(spec['cfg_options'])
             if cfg.get('custom_imports'):
                 import_modules_from_strings(**cfg.custom_imports)
-            scope = cfg.get('default_scope', 'mmdet')
+            scope = cfg.get('default_scope', scope)
             model_cfg = cfg.model
             pipeline = spec.get('pipeline') or config_test_pipeline(cfg)
             tta_model = spec.get('tta_model', cfg.get('tta_model'))
@@ -341,25 +406,94 @@ class StructureAssessor(BaseModel):
         ]
         extras = [self._member_meta(sample) for sample in data_samples]
 
-        score_samples = self._run(self.regressor, self._regressor_member,
-                                  images, extras)
+        score_samples = None
+        if self.regressor is not None:
+            score_samples = self._run(self.regressor, self._regressor_member,
+                                      images, extras)
         detections = [
             self._run(model, member, images, extras)
             for model, member in zip(self.detectors, self._detector_members)
         ]
+        segmentations = [
+            self._run(model, member, images, extras)
+            for model, member in zip(self.segmentors, self._segmentor_members)
+        ]
 
         for idx, sample in enumerate(data_samples):
-            score_sample = score_samples[idx]
-            if 'pred_score' not in score_sample:
-                raise KeyError(
-                    f'StructureAssessor: the regressor '
-                    f'{self._regressor_member.name} gave no pred_score')
-            sample.pred_score = score_sample.pred_score.detach().reshape(
-                -1)[:1].float()
-            sample.pred_instances = self.merge_detections(
-                [per_detector[idx] for per_detector in detections],
-                tuple(images[idx].shape[:2]))
+            shape = tuple(images[idx].shape[:2])
+            if score_samples is not None:
+                score_sample = score_samples[idx]
+                if 'pred_score' not in score_sample:
+                    raise KeyError(
+                        f'StructureAssessor: the regressor '
+                        f'{self._regressor_member.name} gave no pred_score')
+                sample.pred_score = score_sample.pred_score.detach().reshape(
+                    -1)[:1].float()
+            else:
+                sample.pred_score = self._segmentor_score(
+                    [per_seg[idx] for per_seg in segmentations])
+            if self.detectors:
+                instances = self.merge_detections(
+                    [per_detector[idx] for per_detector in detections], shape)
+            else:
+                instances = empty_instances(*shape)
+            if self.segmentors:
+                heatmap = self.merge_heatmaps(
+                    [per_seg[idx] for per_seg in segmentations], shape)
+                instances = self._fuse(instances, heatmap, shape)
+            sample.pred_instances = instances
         return data_samples
+
+    def merge_heatmaps(self, segmentations: Sequence, image_shape) -> torch.Tensor:
+        """The segmentors' heatmaps of one image, weighted by member ``weight``.
+
+        Args:
+            segmentations: one predicted sample per segmentor (``seg_logits``
+                at the original size).
+            image_shape (tuple[int, int]): ``(H, W)`` of the original image.
+
+        Returns:
+            torch.Tensor: ``(H, W)`` heatmap in [0, 1].
+        """
+        total, weights = None, 0.0
+        for member, seg in zip(self._segmentor_members, segmentations):
+            heat = sample_heatmap(seg, 'auto')
+            if heat is None:
+                raise KeyError(f'StructureAssessor: segmentor {member.name} gave '
+                               'no seg_logits / pred_sem_seg')
+            if tuple(heat.shape) != tuple(image_shape):
+                raise ValueError(
+                    f'StructureAssessor: segmentor {member.name} returned a '
+                    f'heatmap of size {tuple(heat.shape)} for an image of '
+                    f'{tuple(image_shape)}; members must predict at the original '
+                    'size')
+            heat = torch.from_numpy(heat) * member.weight
+            total = heat if total is None else total + heat
+            weights += member.weight
+        return total / max(weights, 1e-12)
+
+    def _fuse(self, instances: InstanceData, heatmap: torch.Tensor,
+              image_shape) -> InstanceData:
+        height, width = int(image_shape[0]), int(image_shape[1])
+        if len(instances) and 'masks' not in instances:
+            instances.masks = self._box_masks(instances.bboxes, height, width)
+        elif 'masks' not in instances:
+            instances.masks = torch.zeros((0, height, width), dtype=torch.bool,
+                                          device=instances.bboxes.device)
+        return fuse_regions(instances, heatmap, **self.fusion)
+
+    def _segmentor_score(self, segmentations: Sequence) -> torch.Tensor:
+        total, weights = 0.0, 0.0
+        for idx in self._score_segmentors:
+            seg = segmentations[idx]
+            member = self._segmentor_members[idx]
+            if 'pred_score' not in seg:
+                raise KeyError(f'StructureAssessor: segmentor {member.name} gave '
+                               'no pred_score')
+            total = total + seg.pred_score.detach().reshape(-1)[:1].float().cpu() \
+                * member.weight
+            weights += member.weight
+        return total / max(weights, 1e-12)
 
     def merge_detections(self, detections: Sequence[DetDataSample],
                          image_shape) -> InstanceData:

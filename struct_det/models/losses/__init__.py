@@ -1,3 +1,5 @@
+from .dice_iou_loss import DiceIoULoss
+from .heatmap_mse_loss import HeatmapMSELoss
 from .norm_in_norm_loss import NormInNormLoss, norm_in_norm_loss
 from .pairwise_ranking_loss import PairwiseRankingLoss, pairwise_ranking_loss
 from .plcc_loss import PLCCLoss, plcc_loss
@@ -6,5 +8,6 @@ from .score_mse_loss import ScoreMSELoss
 
 __all__ = [
     'NormInNormLoss', 'norm_in_norm_loss', 'PLCCLoss', 'plcc_loss', 'ScoreMSELoss',
-    'PairwiseRankingLoss', 'pairwise_ranking_loss', 'ScoreLoss'
+    'PairwiseRankingLoss', 'pairwise_ranking_loss', 'ScoreLoss', 'HeatmapMSELoss',
+    'DiceIoULoss'
 ]
