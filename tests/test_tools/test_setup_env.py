@@ -10,6 +10,7 @@ installing the fake wheel (``STRUCT_DET_SETUP_UNTIL=mmcv``).
 """
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import sysconfig
@@ -119,7 +120,8 @@ def test_cold_setup_builds_caches_and_installs_mmcv_then_reuses_the_wheel(tmp_pa
     assert proc.returncode == 0, out[-4000:]
     log = cache / 'mmcv-build.log'
     assert f'compiler output: {log}' in out
-    assert 'compiled [' in out and '/3] translation units' in out  # progress while building
+    # progress while building: whole lines of the documented form, nothing appended
+    assert re.search(r'^\[setup\]   \d+m\d\ds: compiled \[\d/3\] translation units$', out, re.M), out
     assert 'built and cached' in out and 'stopped after mmcv' in out
 
     # The C++20 patch reached the build, the wheel is in the cache and nothing else is.

@@ -50,7 +50,11 @@ with_progress() {
     kill -0 "$pid" 2>/dev/null || break
     local step
     step="$(grep -aoE '^ *\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 | tr -d ' ' || true)"
-    echo "[setup]   $(elapsed "$t0"): ${step:+compiled $step translation units}${step:-$(wc -l <"$log") log lines}"
+    if [ -n "$step" ]; then
+      echo "[setup]   $(elapsed "$t0"): compiled $step translation units"
+    else
+      echo "[setup]   $(elapsed "$t0"): $(wc -l <"$log") log lines"
+    fi
   done
   wait "$pid" || rc=$?
   return "$rc"
