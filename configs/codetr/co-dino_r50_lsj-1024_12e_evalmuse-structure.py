@@ -16,16 +16,24 @@
 #
 #   python tools/train.py configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py  # noqa
 #   python tools/test.py  configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py \
-#       work_dirs/.../best_structure_final_score_epoch_N.pth --tta
+#       work_dirs/.../best_structure_f1_score_epoch_N.pth --tta
+#
+# The ResNet-50, the RPN and the RoI head (with its mask branch) and their
+# train/test configs are mmdet's Mask R-CNN model base; only what differs is
+# written here. mmdet ships DINO and ATSS only as whole COCO configs, whose
+# dataset keys mmengine would refuse beside the dataset base (bases must not
+# share keys), so their values are written out below.
 _base_ = [
-    'mmdet::_base_/default_runtime.py', '../_base_/datasets/evalmuse_structure_instance.py'
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/evalmuse_structure_instance.py'
 ]
 custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
 
 # ---------------------------------------------------------------- model
 num_classes = 1
 num_levels = 5
-embed_dims = 256
+embed_dims = 256  # as wide as mmdet's RPN and RoI heads
 num_queries = 900
 num_dec_layer = 6
 # the auxiliary heads' losses are scaled by num_dec_layer * loss_lambda
@@ -47,25 +55,13 @@ model = dict(
     # (Faster R-CNN, 47.9); only the chosen branch runs at test time.
     eval_module='detr',
     data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_mask=True,
+        pad_size_divisor=1,  # DETR's (Mask R-CNN's base pads to 32)
         batch_augments=[
             dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
         ]),
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+    backbone=dict(norm_cfg=dict(requires_grad=False)),
     neck=dict(
+        _delete_=True,
         type='ChannelMapper',
         in_channels=[256, 512, 1024, 2048],
         kernel_size=1,
@@ -73,6 +69,8 @@ model = dict(
         act_cfg=None,
         norm_cfg=dict(type='GN', num_groups=32),
         num_outs=num_levels),
+    # the DINO core: mmdet's dino-4scale_r50_8xb2-12e_coco.py at 5 levels,
+    # with Co-DINO's QualityFocalLoss
     encoder=dict(
         num_layers=6,
         layer_cfg=dict(
@@ -114,71 +112,34 @@ model = dict(
     # customized positive queries: at most 300 per auxiliary head and image
     pos_query_cfg=dict(max_queries_per_group=300, min_queries_per_group=9),
     aux_norm_cfg=dict(type='GN', num_groups=32),
+    # the auxiliary heads read the encoder memory at aux_strides
     rpn_head=dict(
-        type='RPNHead',
-        in_channels=embed_dims,
-        feat_channels=embed_dims,
         anchor_generator=dict(
+            _delete_=True,
             type='AnchorGenerator',
             octave_base_scale=4,
             scales_per_octave=3,
             ratios=[0.5, 1.0, 2.0],
             strides=aux_strides),
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder',
-            target_means=[.0, .0, .0, .0],
-            target_stds=[1.0, 1.0, 1.0, 1.0]),
-        loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=True,
-            loss_weight=1.0 * aux_weight),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0 * aux_weight)),
-    roi_head=[
-        dict(
-            type='CoStandardRoIHead',
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(
-                    type='RoIAlign', output_size=7, sampling_ratio=0),
-                out_channels=embed_dims,
-                featmap_strides=aux_strides[:-1],
-                finest_scale=56),
-            bbox_head=dict(
-                type='Shared2FCBBoxHead',
-                in_channels=embed_dims,
-                fc_out_channels=1024,
-                roi_feat_size=7,
-                num_classes=num_classes,
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=[0.1, 0.1, 0.2, 0.2]),
-                reg_class_agnostic=False,
-                reg_decoded_bbox=True,
-                loss_cls=dict(
-                    type='CrossEntropyLoss',
-                    use_sigmoid=False,
-                    loss_weight=1.0 * aux_weight),
-                loss_bbox=dict(
-                    type='GIoULoss', loss_weight=10.0 * aux_weight)),
-            # the instance-mask branch
-            mask_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(
-                    type='RoIAlign', output_size=14, sampling_ratio=0),
-                out_channels=embed_dims,
-                featmap_strides=aux_strides[:-1],
-                finest_scale=56),
-            mask_head=dict(
-                type='FCNMaskHead',
-                num_convs=4,
-                in_channels=embed_dims,
-                conv_out_channels=256,
-                num_classes=num_classes,
-                loss_mask=dict(
-                    type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)))
-    ],
-    aux_bbox_head=[
-        dict(
+        loss_cls=dict(loss_weight=1.0 * aux_weight),
+        loss_bbox=dict(loss_weight=1.0 * aux_weight)),
+    # one RoI head (the branch 'rcnn' of train_cfg/test_cfg), with the
+    # instance-mask branch
+    roi_head=dict(
+        type='CoStandardRoIHead',
+        bbox_roi_extractor=dict(
+            featmap_strides=aux_strides[:-1], finest_scale=56),
+        bbox_head=dict(
+            num_classes=num_classes,
+            reg_decoded_bbox=True,
+            loss_cls=dict(loss_weight=1.0 * aux_weight),
+            loss_bbox=dict(type='GIoULoss', loss_weight=10.0 * aux_weight)),
+        mask_roi_extractor=dict(
+            featmap_strides=aux_strides[:-1], finest_scale=56),
+        mask_head=dict(num_classes=num_classes)),
+    # dense auxiliary heads by branch name: mmdet's ATSS head
+    aux_bbox_head=dict(
+        atss=dict(
             type='CoATSSHead',
             num_classes=num_classes,
             in_channels=embed_dims,
@@ -204,11 +165,10 @@ model = dict(
             loss_centerness=dict(
                 type='CrossEntropyLoss',
                 use_sigmoid=True,
-                loss_weight=1.0 * aux_weight)),
-    ],
-    # [DETR head, RoI head (with its RPN), ATSS head]
-    train_cfg=[
-        dict(
+                loss_weight=1.0 * aux_weight))),
+    # by branch: the DETR head, mmdet's rpn/rpn_proposal/rcnn, the ATSS head
+    train_cfg=dict(
+        detr=dict(
             assigner=dict(
                 type='HungarianAssigner',
                 match_costs=[
@@ -216,87 +176,36 @@ model = dict(
                     dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
                     dict(type='IoUCost', iou_mode='giou', weight=2.0)
                 ])),
-        dict(
-            rpn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1),
-                sampler=dict(
-                    type='RandomSampler',
-                    num=256,
-                    pos_fraction=0.5,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=False),
-                allowed_border=-1,
-                pos_weight=-1,
-                debug=False),
-            rpn_proposal=dict(
-                nms_pre=4000,
-                max_per_img=1000,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
-            rcnn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.5,
-                    min_pos_iou=0.5,
-                    match_low_quality=False,
-                    ignore_iof_thr=-1),
-                sampler=dict(
-                    type='RandomSampler',
-                    num=512,
-                    pos_fraction=0.25,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=True),
-                mask_size=28,
-                pos_weight=-1,
-                debug=False)),
-        dict(
+        rpn_proposal=dict(nms_pre=4000),
+        rcnn=dict(assigner=dict(match_low_quality=False)),
+        atss=dict(
             assigner=dict(type='ATSSAssigner', topk=9),
             allowed_border=-1,
             pos_weight=-1,
-            debug=False)
-    ],
-    test_cfg=[
-        dict(
+            debug=False)),
+    test_cfg=dict(
+        detr=dict(
             # Distortion maps come from at most a few dozen regions per image;
             # boxes below 0.05 never pass StructureMetric's thresholds and
             # would only cost mask-head time.
             max_per_img=100,
             score_thr=0.05,
             nms=dict(type='soft_nms', iou_threshold=0.8)),
-        dict(
-            rpn=dict(
-                nms_pre=1000,
-                max_per_img=1000,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
-            rcnn=dict(
-                score_thr=0.0,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=100,
-                mask_thr_binary=0.5)),
-        dict(
+        rcnn=dict(score_thr=0.0),
+        atss=dict(
             nms_pre=1000,
             min_bbox_size=0,
             score_thr=0.0,
             nms=dict(type='nms', iou_threshold=0.6),
-            max_per_img=100)
-    ])
-
+            max_per_img=100)))
 load_from = 'checkpoints/co_dino_5scale_r50_lsj_8xb2_1x_coco-69a72d67_struct-det.pth'  # noqa
 
 # ---------------------------------------------------------------- data
 # LSJ as in the released recipe (without COCO CopyPaste: pasting one image's
 # distortions into another would invent distortions of the wrong context).
-# `mos`, `prompt` reach StructureMetric; `flip*` are needed by --tta.
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-             'flip', 'flip_direction', 'mos', 'prompt')
+# The dataset base's meta_keys: `mos`, `prompt` reach StructureMetric,
+# `flip*` are needed by --tta.
+meta_keys = {{_base_.meta_keys}}
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -336,7 +245,7 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # ---------------------------------------------------------------- schedule
-# 8 GPUs x 2 images, as the released recipe.
+# mmdet's DINO schedule; 8 GPUs x 2 images, as the released recipe.
 max_epochs = 12
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -356,24 +265,20 @@ param_scheduler = [
         milestones=[11],
         gamma=0.1)
 ]
-auto_scale_lr = dict(base_batch_size=16)
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # ---------------------------------------------------------------- runtime
-# mmdet's default_runtime.py, checkpoints kept by the challenge's region F1 (a detector
-# alone has no final score).
+# mmdet's default_runtime.py, checkpoints kept by the challenge's region F1
+# (a detector alone has no final score).
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(
-        type='CheckpointHook',
         by_epoch=True,
-        interval=1,
         max_keep_ckpts=3,
         save_best='structure/f1_score',
         rule='greater'))
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 # ---------------------------------------------------------------- TTA
-# tools/test.py --tta: flips x three scales; boxes and masks are merged by
+# tools/test.py --tta: flips x two scales; boxes and masks are merged by
 # score-weighted mask voting (struct_det DetMaskTTAModel; mmdet's DetTTAModel
 # refuses masks). Views keep LSJ's fixed-size padding.
 tta_model = dict(

@@ -1,15 +1,15 @@
 # A really tiny Co-DINO on the bundled sample data (128 px), for CPU tests and
-# the demo: ResNet-18 layout at 1/4 width, 4 feature levels of 32 channels,
-# one encoder and two decoder layers, 30 queries, at most 10 denoising
-# queries, both auxiliary heads (RPN + RoI with the mask branch, ATSS) and
-# their positive-query groups, random init. Trains in seconds.
+# the demo: the R50 config with a ResNet-18 layout at 1/4 width, 4 feature
+# levels of 32 channels, one encoder and two decoder layers, 30 queries, at
+# most 10 denoising queries, both auxiliary heads (RPN + RoI with the mask
+# branch, ATSS; losses unscaled but the RPN's) and their positive-query
+# groups, random init. Trains in seconds.
 _base_ = ['../codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py']
 
 image_size = (128, 128)
 embed_dims = 32
 num_levels = 4
 num_queries = 30
-num_classes = 1
 aux_strides = [8, 16, 32, 64, 128]  # 4 memory levels + the extra one
 
 model = dict(
@@ -18,196 +18,65 @@ model = dict(
     num_feature_levels=num_levels,
     data_preprocessor=dict(pad_mask=False, batch_augments=None),
     backbone=dict(
-        depth=18,
-        base_channels=16,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        init_cfg=None),
+        depth=18, base_channels=16, out_indices=(1, 2, 3), frozen_stages=-1,
+        norm_cfg=dict(requires_grad=True), norm_eval=False, init_cfg=None),
     neck=dict(
-        in_channels=[32, 64, 128],
-        out_channels=embed_dims,
-        norm_cfg=dict(type='GN', num_groups=8),
-        num_outs=num_levels),
+        in_channels=[32, 64, 128], out_channels=embed_dims,
+        norm_cfg=dict(num_groups=8), num_outs=num_levels),
     encoder=dict(
         num_layers=1,
         layer_cfg=dict(
             self_attn_cfg=dict(
-                embed_dims=embed_dims,
-                num_heads=4,
-                num_levels=num_levels,
+                embed_dims=embed_dims, num_heads=4, num_levels=num_levels,
                 num_points=2),
             ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=2 * embed_dims))),
+                embed_dims=embed_dims, feedforward_channels=2 * embed_dims))),
     decoder=dict(
         num_layers=2,
         layer_cfg=dict(
             self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
             cross_attn_cfg=dict(
-                embed_dims=embed_dims,
-                num_heads=4,
-                num_levels=num_levels,
+                embed_dims=embed_dims, num_heads=4, num_levels=num_levels,
                 num_points=2),
             ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=2 * embed_dims))),
+                embed_dims=embed_dims, feedforward_channels=2 * embed_dims))),
     positional_encoding=dict(num_feats=embed_dims // 2),
     bbox_head=dict(embed_dims=embed_dims),
     dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
     pos_query_cfg=dict(max_queries_per_group=num_queries),
-    aux_norm_cfg=dict(type='GN', num_groups=8),
+    aux_norm_cfg=dict(num_groups=8),
     rpn_head=dict(
-        in_channels=embed_dims,
-        feat_channels=embed_dims,
+        in_channels=embed_dims, feat_channels=embed_dims,
         anchor_generator=dict(strides=aux_strides)),
-    roi_head=[
-        dict(
-            type='CoStandardRoIHead',
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(
-                    type='RoIAlign', output_size=7, sampling_ratio=0),
-                out_channels=embed_dims,
-                featmap_strides=aux_strides[:-1],
-                finest_scale=56),
-            bbox_head=dict(
-                type='Shared2FCBBoxHead',
-                in_channels=embed_dims,
-                fc_out_channels=64,
-                roi_feat_size=7,
-                num_classes=num_classes,
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=[0.1, 0.1, 0.2, 0.2]),
-                reg_class_agnostic=False,
-                reg_decoded_bbox=True,
-                loss_cls=dict(
-                    type='CrossEntropyLoss', use_sigmoid=False,
-                    loss_weight=1.0),
-                loss_bbox=dict(type='GIoULoss', loss_weight=10.0)),
-            mask_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(
-                    type='RoIAlign', output_size=14, sampling_ratio=0),
-                out_channels=embed_dims,
-                featmap_strides=aux_strides[:-1],
-                finest_scale=56),
-            mask_head=dict(
-                type='FCNMaskHead',
-                num_convs=1,
-                in_channels=embed_dims,
-                conv_out_channels=embed_dims,
-                num_classes=num_classes,
-                loss_mask=dict(
-                    type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)))
-    ],
-    aux_bbox_head=[
-        dict(
-            type='CoATSSHead',
-            num_classes=num_classes,
-            in_channels=embed_dims,
-            stacked_convs=1,
-            feat_channels=embed_dims,
+    roi_head=dict(
+        bbox_roi_extractor=dict(
+            out_channels=embed_dims, featmap_strides=aux_strides[:-1]),
+        bbox_head=dict(
+            in_channels=embed_dims, fc_out_channels=64,
+            loss_cls=dict(loss_weight=1.0), loss_bbox=dict(loss_weight=10.0)),
+        mask_roi_extractor=dict(
+            out_channels=embed_dims, featmap_strides=aux_strides[:-1]),
+        mask_head=dict(
+            num_convs=1, in_channels=embed_dims,
+            conv_out_channels=embed_dims)),
+    aux_bbox_head=dict(
+        atss=dict(
+            in_channels=embed_dims, feat_channels=embed_dims,
             norm_cfg=dict(type='GN', num_groups=8, requires_grad=True),
-            anchor_generator=dict(
-                type='AnchorGenerator',
-                ratios=[1.0],
-                octave_base_scale=8,
-                scales_per_octave=1,
-                strides=aux_strides),
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[.0, .0, .0, .0],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            loss_cls=dict(
-                type='FocalLoss',
-                use_sigmoid=True,
-                gamma=2.0,
-                alpha=0.25,
-                loss_weight=1.0),
-            loss_bbox=dict(type='GIoULoss', loss_weight=2.0),
-            loss_centerness=dict(
-                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-    ],
-    train_cfg=[
-        dict(
-            assigner=dict(
-                type='HungarianAssigner',
-                match_costs=[
-                    dict(type='FocalLossCost', weight=2.0),
-                    dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
-                    dict(type='IoUCost', iou_mode='giou', weight=2.0)
-                ])),
-        dict(
-            rpn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1),
-                sampler=dict(
-                    type='RandomSampler',
-                    num=64,
-                    pos_fraction=0.5,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=False),
-                allowed_border=-1,
-                pos_weight=-1,
-                debug=False),
-            rpn_proposal=dict(
-                nms_pre=200,
-                max_per_img=100,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
-            rcnn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.5,
-                    min_pos_iou=0.5,
-                    match_low_quality=False,
-                    ignore_iof_thr=-1),
-                sampler=dict(
-                    type='RandomSampler',
-                    num=64,
-                    pos_fraction=0.25,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=True),
-                mask_size=28,
-                pos_weight=-1,
-                debug=False)),
-        dict(
-            assigner=dict(type='ATSSAssigner', topk=9),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False)
-    ],
-    test_cfg=[
-        dict(max_per_img=num_queries, nms=dict(type='nms',
-                                               iou_threshold=0.8)),
-        dict(
-            rpn=dict(
-                nms_pre=200,
-                max_per_img=100,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
-            rcnn=dict(
-                score_thr=0.0,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=num_queries,
-                mask_thr_binary=0.5)),
-        dict(
-            nms_pre=200,
-            min_bbox_size=0,
-            score_thr=0.0,
-            nms=dict(type='nms', iou_threshold=0.6),
-            max_per_img=num_queries)
-    ])
+            anchor_generator=dict(strides=aux_strides),
+            loss_cls=dict(loss_weight=1.0), loss_bbox=dict(loss_weight=2.0),
+            loss_centerness=dict(loss_weight=1.0))),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=64)),
+        rpn_proposal=dict(nms_pre=200, max_per_img=100),
+        rcnn=dict(sampler=dict(num=64))),
+    test_cfg=dict(
+        detr=dict(
+            _delete_=True, max_per_img=num_queries,
+            nms=dict(type='nms', iou_threshold=0.8)),
+        rpn=dict(nms_pre=200, max_per_img=100),
+        rcnn=dict(max_per_img=num_queries),
+        atss=dict(nms_pre=200, max_per_img=num_queries)))
 load_from = None
 
 # ---------------------------------------------------------------- data
@@ -227,32 +96,21 @@ test_pipeline = [
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
+    batch_size=4, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
+    batch_size=4, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # ---------------------------------------------------------------- schedule
 max_iters = 40
 train_cfg = dict(
-    _delete_=True,
-    type='IterBasedTrainLoop',
-    max_iters=max_iters,
+    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
     val_interval=max_iters)
 param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_iters,
-        by_epoch=False,
-        milestones=[30],
-        gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False,
+         milestones=[30], gamma=0.1)
 ]
 optim_wrapper = dict(
     optimizer=dict(lr=1e-3), clip_grad=dict(max_norm=1.0, norm_type=2))
@@ -260,7 +118,7 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False, window_size=10)
-auto_scale_lr = dict(base_batch_size=4)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
 
 # ---------------------------------------------------------------- TTA
 tta_model = dict(max_per_img=num_queries, mask_iou_stride=1)

@@ -7,6 +7,7 @@ from typing import (Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
 
 import torch
 from mmcv.cnn import ConvModule
+from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
@@ -20,35 +21,180 @@ from .co_dino_decoder import CoDinoTransformerDecoder
 from .positive_query_generator import positive_query_attn_mask
 
 EVAL_MODULES = ('detr', 'one-stage', 'two-stage')
+# Keys of a keyed train/test config that are no auxiliary head's name: the
+# DETR head's entry and the RPN's (shared by all RoI heads, as in mmdet's
+# two-stage detectors).
+DETR_KEY = 'detr'
+RPN_KEYS = ('rpn', 'rpn_proposal')
+# Branch name of an RoI head given as a single config (mmdet's layout:
+# ``train_cfg=dict(rpn=..., rpn_proposal=..., rcnn=...)``).
+SINGLE_ROI_NAME = 'rcnn'
 # one config for the DETR head and each auxiliary head, or a single dict
 StageConfigs = Union[OptConfigType, Sequence[OptConfigType]]
+# auxiliary heads: positional, keyed by branch name or (RoI) a single config
+HeadConfigs = Union[None, ConfigType, Sequence[ConfigType],
+                    Mapping[str, ConfigType]]
 
 
-def _split_stage_cfgs(cfg: StageConfigs, num_aux_heads: int,
-                      name: str) -> List[OptConfigType]:
+def _named_heads(heads: HeadConfigs, arg: str,
+                 single_name: Optional[str]
+                 ) -> Tuple[Optional[List[str]], List[ConfigType]]:
+    """Branch names and configs of one kind of auxiliary head.
+
+    Args:
+        heads (list | dict, optional): A list of head configs (positional),
+            a dict mapping branch names to head configs, or one head config
+            (a dict with ``type``) when ``single_name`` is given.
+        arg (str): The argument's name, for error messages.
+        single_name (str, optional): Branch name of a single head config.
+
+    Returns:
+        tuple: ``(names, cfgs)``; ``names`` is None for positional heads.
+
+    Raises:
+        ValueError: For a single head config where none is accepted, or a
+            branch name that a train/test config reserves.
+    """
+    if heads is None:
+        return None, []
+    if not isinstance(heads, Mapping):
+        return None, list(heads)
+    if 'type' in heads:
+        if single_name is None:
+            raise ValueError(
+                f'CoDETR.{arg} takes a list of head configs or a dict '
+                'mapping branch names to head configs, got a single head '
+                f"config (type={heads['type']!r}); key it by a branch "
+                f"name, e.g. {arg}=dict(atss=dict(type=...)).")
+        return [single_name], [heads]
+    names = list(heads)
+    for head_name in names:
+        if head_name in (DETR_KEY, ) + RPN_KEYS:
+            raise ValueError(
+                f'CoDETR.{arg} names a head {head_name!r}, a key that '
+                'train_cfg/test_cfg reserve for the DETR head and the RPN.')
+    return names, [heads[head_name] for head_name in names]
+
+
+def _split_stage_cfgs(cfg: Union[StageConfigs, Mapping[str, OptConfigType]],
+                      roi_names: Optional[List[str]],
+                      dense_names: Optional[List[str]], num_roi: int,
+                      num_dense: int, name: str) -> List[OptConfigType]:
     """Split a Co-DETR train/test config into one entry per branch.
 
-    Co-DETR configs give a list ``[detr, roi_0, ..., dense_0, ...]`` (the
-    layout of mmdetection's CO-DETR project). A single dict is accepted when
-    there are no auxiliary heads.
+    Two layouts are accepted. Positional: a list ``[detr, roi_0, ...,
+    dense_0, ...]`` whose RoI entries hold ``rpn`` (``rpn_proposal``) and
+    ``rcnn`` (the layout of mmdetection's CO-DETR project), or a single dict
+    when there are no auxiliary heads. Keyed, when the heads are named: a
+    dict with ``detr``, the RPN's ``rpn`` (and ``rpn_proposal``) and one
+    entry per auxiliary head name; missing keys mean no config. Both give
+    the positional entries.
+
+    Args:
+        cfg (list | dict, optional): The config.
+        roi_names (list[str], optional): Names of the RoI heads, or None
+            when they are positional.
+        dense_names (list[str], optional): Names of the dense heads, or
+            None when they are positional.
+        num_roi (int): Number of RoI heads.
+        num_dense (int): Number of dense heads.
+        name (str): ``'train_cfg'`` or ``'test_cfg'``, for error messages.
+
+    Returns:
+        list: ``1 + num_roi + num_dense`` entries.
+
+    Raises:
+        ValueError: For a config of the wrong layout or length, or keys that
+            name no branch.
     """
-    num_stages = 1 + num_aux_heads
+    num_aux = num_roi + num_dense
+    num_stages = 1 + num_aux
+    keyed = roi_names is not None or dense_names is not None
     if cfg is None:
         return [None] * num_stages
     if isinstance(cfg, Mapping):
-        if num_aux_heads == 0:
+        if keyed or (num_aux == 0 and DETR_KEY in cfg):
+            return _keyed_stage_cfgs(cfg, roi_names or [], dense_names or [],
+                                     name)
+        if num_aux == 0:
             return [cfg]
         raise ValueError(
             f'CoDETR.{name} must be a list [detr, roi heads..., auxiliary '
             f'dense heads...] of {num_stages} entries when auxiliary heads '
             'are configured, got a single dict.')
+    if keyed:
+        raise ValueError(
+            f'CoDETR.{name} is a list but the auxiliary heads are keyed by '
+            f'branch name; give dict({DETR_KEY}=..., rpn=..., '
+            '<head name>=...).')
     cfg = list(cfg)
     if len(cfg) != num_stages:
         raise ValueError(
             f'CoDETR.{name} has {len(cfg)} entries but the model has 1 DETR '
-            f'head and {num_aux_heads} auxiliary heads; give {num_stages} '
+            f'head and {num_aux} auxiliary heads; give {num_stages} '
             'entries in the order [detr, roi heads..., dense heads...].')
     return cfg
+
+
+def _keyed_stage_cfgs(cfg: Mapping[str, OptConfigType], roi_names: List[str],
+                      dense_names: List[str],
+                      name: str) -> List[OptConfigType]:
+    """The positional entries of a train/test config keyed by branch."""
+    allowed = [DETR_KEY] + (list(RPN_KEYS) if roi_names else []) + \
+        roi_names + dense_names
+    unknown = [key for key in cfg if key not in allowed]
+    if unknown:
+        raise ValueError(
+            f'CoDETR.{name} has keys {unknown} that name no branch of the '
+            f'model; the keys are {allowed}.')
+    rpn = {key: cfg[key] for key in RPN_KEYS if key in cfg}
+    stages = [cfg.get(DETR_KEY)]
+    stages += [ConfigDict(**rpn, rcnn=cfg.get(head)) for head in roi_names]
+    stages += [cfg.get(head) for head in dense_names]
+    return stages
+
+
+def resolve_branch_cfgs(
+    roi_head: HeadConfigs = None,
+    aux_bbox_head: HeadConfigs = None,
+    train_cfg: Union[StageConfigs, Mapping] = None,
+    test_cfg: Union[StageConfigs, Mapping] = None
+) -> Tuple[List[ConfigType], List[ConfigType], List[OptConfigType],
+           List[OptConfigType]]:
+    """The auxiliary heads and per-branch configs of a ``CoDETR`` config.
+
+    Args:
+        roi_head (list | dict, optional): ``CoDETR.roi_head``.
+        aux_bbox_head (list | dict, optional): ``CoDETR.aux_bbox_head``.
+        train_cfg (list | dict, optional): ``CoDETR.train_cfg``.
+        test_cfg (list | dict, optional): ``CoDETR.test_cfg``.
+
+    Returns:
+        tuple: ``(roi_cfgs, dense_cfgs, train_cfgs, test_cfgs)``: the head
+        configs in order (RoI heads, dense heads) and the positional
+        train/test entries ``[detr, roi_0, ..., dense_0, ...]``.
+
+    Raises:
+        ValueError: For configs that do not fit together.
+    """
+    roi_names, roi_cfgs = _named_heads(roi_head, 'roi_head', SINGLE_ROI_NAME)
+    dense_names, dense_cfgs = _named_heads(aux_bbox_head, 'aux_bbox_head',
+                                           None)
+    if roi_names is not None and dense_names is None and dense_cfgs or \
+            dense_names is not None and roi_names is None and roi_cfgs:
+        raise ValueError(
+            'CoDETR.roi_head and aux_bbox_head must both be keyed by branch '
+            'name or both be lists.')
+    duplicates = set(roi_names or []) & set(dense_names or [])
+    if duplicates:
+        raise ValueError(f'CoDETR branch names {sorted(duplicates)} name '
+                         'both an RoI head and a dense head.')
+    splits = [
+        _split_stage_cfgs(cfg, roi_names, dense_names, len(roi_cfgs),
+                          len(dense_cfgs), name)
+        for cfg, name in ((train_cfg, 'train_cfg'), (test_cfg, 'test_cfg'))
+    ]
+    return roi_cfgs, dense_cfgs, splits[0], splits[1]
 
 
 @MODELS.register_module()
@@ -71,13 +217,25 @@ class CoDETR(DINO):
     Args:
         rpn_head (dict, optional): RPN head config; required with
             ``roi_head``.
-        roi_head (Sequence[dict], optional): RoI head configs
-            (:class:`CoStandardRoIHead`).
-        aux_bbox_head (Sequence[dict], optional): Dense auxiliary head
-            configs (:class:`CoATSSHead`).
-        train_cfg (list, optional): ``[detr, roi_0.., dense_0..]``; each RoI
-            entry holds ``rpn``, ``rpn_proposal`` and ``rcnn``.
-        test_cfg (list, optional): Same layout as ``train_cfg``.
+        roi_head (list | dict, optional): RoI head configs
+            (:class:`CoStandardRoIHead`): a list, a dict mapping branch
+            names to configs, or one head config (a dict with ``type``,
+            named ``'rcnn'``: mmdet's two-stage layout, so mmdet's model
+            bases merge into it).
+        aux_bbox_head (list | dict, optional): Dense auxiliary head
+            configs (:class:`CoATSSHead`): a list or a dict mapping branch
+            names to configs.
+        train_cfg (list | dict, optional): Positional, with list heads:
+            ``[detr, roi_0.., dense_0..]``, each RoI entry holding ``rpn``,
+            ``rpn_proposal`` and ``rcnn``. Keyed, with named heads:
+            ``dict(detr=..., rpn=..., rpn_proposal=..., <name>=...)`` with
+            each RoI head's ``rcnn`` entry and each dense head's entry under
+            its branch name (so configs inheriting this one override single
+            values). Modules and parameters are the same either way: heads
+            are built in order (RoI heads, then dense heads) into
+            ``roi_head.<i>`` and ``aux_bbox_head.<j>``.
+        test_cfg (list | dict, optional): Same layout as ``train_cfg``
+            (without ``rpn_proposal``).
         with_pos_queries (bool): Feed the auxiliary heads' positives to the
             decoder as extra query groups. Defaults to True.
         pos_query_cfg (dict, optional): Extra arguments of
@@ -100,10 +258,10 @@ class CoDETR(DINO):
     def __init__(self,
                  *args,
                  rpn_head: OptConfigType = None,
-                 roi_head: Optional[Sequence[ConfigType]] = None,
-                 aux_bbox_head: Optional[Sequence[ConfigType]] = None,
-                 train_cfg: StageConfigs = None,
-                 test_cfg: StageConfigs = None,
+                 roi_head: HeadConfigs = None,
+                 aux_bbox_head: HeadConfigs = None,
+                 train_cfg: Union[StageConfigs, Mapping] = None,
+                 test_cfg: Union[StageConfigs, Mapping] = None,
                  with_pos_queries: bool = True,
                  pos_query_cfg: OptConfigType = None,
                  eval_module: str = 'detr',
@@ -112,8 +270,8 @@ class CoDETR(DINO):
                  aux_extra_level: bool = True,
                  aux_norm_cfg: ConfigType = dict(type='GN', num_groups=32),
                  **kwargs) -> None:
-        roi_cfgs = [] if roi_head is None else list(roi_head)
-        dense_cfgs = [] if aux_bbox_head is None else list(aux_bbox_head)
+        roi_cfgs, dense_cfgs, train_cfgs, test_cfgs = resolve_branch_cfgs(
+            roi_head, aux_bbox_head, train_cfg, test_cfg)
         num_aux = len(roi_cfgs) + len(dense_cfgs)
         if eval_module not in EVAL_MODULES:
             raise ValueError(f'CoDETR.eval_module must be one of '
@@ -128,8 +286,6 @@ class CoDETR(DINO):
                 f'CoDETR.eval_module={eval_module!r} with eval_index='
                 f'{eval_index}, but {num_eval_heads} such heads are '
                 'configured.')
-        train_cfgs = _split_stage_cfgs(train_cfg, num_aux, 'train_cfg')
-        test_cfgs = _split_stage_cfgs(test_cfg, num_aux, 'test_cfg')
         super().__init__(
             *args, train_cfg=train_cfgs[0], test_cfg=test_cfgs[0], **kwargs)
         self.train_cfg = train_cfg

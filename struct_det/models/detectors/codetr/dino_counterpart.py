@@ -5,6 +5,8 @@ from typing import Mapping
 
 from mmengine.config import ConfigDict
 
+from .codetr import resolve_branch_cfgs
+
 # CoDETR arguments that DINO does not have.
 CODETR_ONLY_KEYS = ('rpn_head', 'roi_head', 'aux_bbox_head',
                     'with_pos_queries', 'pos_query_cfg', 'eval_module',
@@ -54,10 +56,11 @@ def dino_counterpart_cfg(codetr_cfg: Mapping) -> ConfigDict:
     if cfg.get('dn_cfg') is not None:
         for key in INJECTED_DN_KEYS:
             cfg.dn_cfg.pop(key, None)
-    for name in ('train_cfg', 'test_cfg'):
-        stage_cfg = cfg.get(name)
-        if isinstance(stage_cfg, (list, tuple)):
-            cfg[name] = stage_cfg[0]
+    # the DETR head's entries of the positional or keyed train/test configs
+    _, _, train_cfgs, test_cfgs = resolve_branch_cfgs(
+        codetr_cfg.get('roi_head'), codetr_cfg.get('aux_bbox_head'),
+        cfg.get('train_cfg'), cfg.get('test_cfg'))
+    cfg.train_cfg, cfg.test_cfg = train_cfgs[0], test_cfgs[0]
     if cfg.get('test_cfg') is not None:
         cfg.test_cfg = ConfigDict({
             k: v

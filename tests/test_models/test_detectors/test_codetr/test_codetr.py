@@ -181,12 +181,10 @@ def test_detr_boxes_match_the_detr_head(tiny_model, batch_factory):
         torch.testing.assert_close(sample.pred_instances.scores, res.scores)
 
 
-def test_box_only_model_has_no_masks(model_factory, tiny_cfg_factory,
-                                     batch_factory):
-    roi_heads = tiny_cfg_factory().roi_head
-    roi_heads[0].pop('mask_roi_extractor')
-    roi_heads[0].pop('mask_head')
-    model = model_factory(roi_head=roi_heads)
+def test_box_only_model_has_no_masks(model_factory, batch_factory):
+    # the model's config merges these into the tiny config's RoI head
+    roi_head = dict(mask_roi_extractor=None, mask_head=None)
+    model = model_factory(roi_head=roi_head)
     assert not model.with_mask
     model.train()
     inputs, samples = batch_factory()
@@ -267,7 +265,7 @@ def test_config_errors_are_explained(model_factory, overrides, message):
 def test_plain_heads_need_pos_queries_disabled(model_factory,
                                                tiny_cfg_factory):
     dense = tiny_cfg_factory().aux_bbox_head
-    dense[0]['type'] = 'ATSSHead'
+    dense.atss.type = 'ATSSHead'
     with pytest.raises(TypeError, match='with_pos_queries=False'):
         model_factory(aux_bbox_head=dense)
     model = model_factory(aux_bbox_head=dense, with_pos_queries=False)

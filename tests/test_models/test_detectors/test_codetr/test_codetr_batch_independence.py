@@ -76,12 +76,11 @@ def _within(dev: dict) -> bool:
 def models(model_factory, tiny_cfg_factory):
     """The tiny Co-DINO with soft masks, and the same weights box-only."""
     test_cfg = tiny_cfg_factory().test_cfg
-    test_cfg[1].rcnn.mask_thr_binary = -1
+    test_cfg.rcnn.mask_thr_binary = -1
     with_masks = model_factory(test_cfg=test_cfg)
-    roi_heads = tiny_cfg_factory().roi_head
-    roi_heads[0].pop('mask_roi_extractor')
-    roi_heads[0].pop('mask_head')
-    boxes_only = model_factory(test_cfg=test_cfg, roi_head=roi_heads)
+    # the model's config merges these into the tiny config's RoI head
+    roi_head = dict(mask_roi_extractor=None, mask_head=None)
+    boxes_only = model_factory(test_cfg=test_cfg, roi_head=roi_head)
     missing, unexpected = boxes_only.load_state_dict(
         with_masks.state_dict(), strict=False)
     assert missing == [] and all('mask_head' in k for k in unexpected)

@@ -37,16 +37,20 @@ def test_single_class_codino_on_evalmuse(path):
     assert model.type == 'CoDETR' and model.eval_module == 'detr'
     assert model.bbox_head.type == 'CoDINOHead'
     assert model.bbox_head.num_classes == 1
-    roi = model.roi_head[0]
+    roi = model.roi_head
     assert roi.type == 'CoStandardRoIHead'
     assert roi.bbox_head.num_classes == roi.mask_head.num_classes == 1
-    assert model.aux_bbox_head[0].type == 'CoATSSHead'
-    assert model.aux_bbox_head[0].num_classes == 1
-    # [DETR, RoI (with RPN), ATSS]
-    assert len(model.train_cfg) == len(model.test_cfg) == 3
-    assert model.train_cfg[1].rcnn.mask_size == 28
-    assert model.test_cfg[1].rcnn.mask_thr_binary == 0.5
-    assert model.test_cfg[0].max_per_img <= model.num_queries
+    assert list(model.aux_bbox_head) == ['atss']
+    assert model.aux_bbox_head.atss.type == 'CoATSSHead'
+    assert model.aux_bbox_head.atss.num_classes == 1
+    # by branch: DETR, RPN + RoI head ('rcnn'), ATSS
+    assert set(model.train_cfg) == {
+        'detr', 'rpn', 'rpn_proposal', 'rcnn', 'atss'
+    }
+    assert set(model.test_cfg) == {'detr', 'rpn', 'rcnn', 'atss'}
+    assert model.train_cfg.rcnn.mask_size == 28
+    assert model.test_cfg.rcnn.mask_thr_binary == 0.5
+    assert model.test_cfg.detr.max_per_img <= model.num_queries
     for loader in (cfg.train_dataloader, cfg.val_dataloader,
                    cfg.test_dataloader):
         assert loader.dataset.type == 'EvalMuseStructureDataset'
@@ -100,3 +104,31 @@ def test_tiny_config_is_tiny():
     assert model.num_queries == 30
     assert model.dn_cfg.group_cfg.num_dn_queries <= 10
     assert _cfg(TINY).load_from is None
+
+
+def test_r50_config_takes_the_two_stage_branch_from_mmdet():
+    """The RPN, the RoI head and their train/test configs are mmdet's Mask
+    R-CNN model base, but for what Co-DINO changes (written in the config)."""
+    import mmdet
+    mask_rcnn = Config.fromfile(
+        osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'configs', '_base_',
+            'models', 'mask-rcnn_r50_fpn.py')).model
+    model = _cfg(list(REAL)[0]).model
+    assert model.train_cfg.rpn == mask_rcnn.train_cfg.rpn
+    assert model.test_cfg.rpn == mask_rcnn.test_cfg.rpn
+    changed = dict(
+        rpn_proposal=dict(nms_pre=4000), rcnn=dict(match_low_quality=False))
+    assert model.train_cfg.rpn_proposal == dict(
+        mask_rcnn.train_cfg.rpn_proposal, **changed['rpn_proposal'])
+    rcnn = model.train_cfg.rcnn
+    assert rcnn.assigner == dict(mask_rcnn.train_cfg.rcnn.assigner,
+                                 **changed['rcnn'])
+    assert rcnn.sampler == mask_rcnn.train_cfg.rcnn.sampler
+    assert model.test_cfg.rcnn == dict(mask_rcnn.test_cfg.rcnn, score_thr=0.0)
+    assert model.rpn_head.bbox_coder == mask_rcnn.rpn_head.bbox_coder
+    ours, theirs = model.roi_head, mask_rcnn.roi_head
+    assert ours.bbox_head.bbox_coder == theirs.bbox_head.bbox_coder
+    assert ours.mask_head.num_convs == theirs.mask_head.num_convs == 4
+    assert ours.bbox_roi_extractor.roi_layer == \
+        theirs.bbox_roi_extractor.roi_layer

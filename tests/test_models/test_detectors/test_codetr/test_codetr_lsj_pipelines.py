@@ -87,8 +87,7 @@ def test_shipped_pipelines_make_the_padded_square_the_image(config):
         assert tuple(img.shape[-2:]) == tuple(sample.img_shape) == size
 
 
-def test_use_lsj_changes_nothing_on_padded_square_batches(
-        model_factory, tiny_cfg_factory):
+def test_use_lsj_changes_nothing_on_padded_square_batches(model_factory):
     """The tiny model (box-only) on the R50 config's train and test
     pipelines (1024 squares), ``use_lsj`` on and off: the network sees the
     same shapes, so the losses and the DETR head's outputs are identical,
@@ -97,11 +96,10 @@ def test_use_lsj_changes_nothing_on_padded_square_batches(
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO, CONFIGS[0]))
     records = [_record(300, 200, 0), _record(180, 420, 1)]
-    roi_heads = tiny_cfg_factory().roi_head
-    roi_heads[0].pop('mask_roi_extractor')
-    roi_heads[0].pop('mask_head')
+    # the model's config merges these into the tiny config's RoI head
+    roi_head = dict(mask_roi_extractor=None, mask_head=None)
     models = {
-        flag: model_factory(use_lsj=flag, roi_head=roi_heads)
+        flag: model_factory(use_lsj=flag, roi_head=roi_head)
         for flag in (True, False)
     }
     models[False].load_state_dict(models[True].state_dict())

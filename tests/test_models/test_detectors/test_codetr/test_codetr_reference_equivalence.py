@@ -76,17 +76,17 @@ def compact_cfg():
     cfg.encoder.num_layers = 1
     cfg.decoder.num_layers = 2
     cfg.dn_cfg.group_cfg.num_dn_queries = 10
-    cfg.roi_head[0].bbox_head.fc_out_channels = 128
-    cfg.roi_head[0].mask_head.num_convs = 1
-    cfg.roi_head[0].mask_head.conv_out_channels = 64
-    roi_train = cfg.train_cfg[1]
-    roi_train.rpn.sampler.num = 64
-    roi_train.rpn_proposal.update(nms_pre=200, max_per_img=100)
-    roi_train.rcnn.sampler.num = 64
-    assert cfg.test_cfg[0].score_thr == 0.05
-    assert cfg.test_cfg[0].nms.type == 'soft_nms'
-    cfg.test_cfg[0].max_per_img = 20  # DINO's top-k: at most num_queries
-    cfg.test_cfg[1].rpn.update(nms_pre=200, max_per_img=100)
+    cfg.roi_head.bbox_head.fc_out_channels = 128
+    cfg.roi_head.mask_head.num_convs = 1
+    cfg.roi_head.mask_head.conv_out_channels = 64
+    train_cfg = cfg.train_cfg
+    train_cfg.rpn.sampler.num = 64
+    train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
+    train_cfg.rcnn.sampler.num = 64
+    assert cfg.test_cfg.detr.score_thr == 0.05
+    assert cfg.test_cfg.detr.nms.type == 'soft_nms'
+    cfg.test_cfg.detr.max_per_img = 20  # DINO's top-k: at most num_queries
+    cfg.test_cfg.rpn.update(nms_pre=200, max_per_img=100)
     return cfg
 
 

@@ -27,7 +27,7 @@ def compact_codino_cfg():
     cfg.encoder.num_layers = 1
     cfg.decoder.num_layers = 1
     cfg.dn_cfg.group_cfg.num_dn_queries = 10
-    cfg.test_cfg[0] = dict(max_per_img=20)
+    cfg.test_cfg.detr = dict(max_per_img=20)
     # DINOHead inverts references at 1e-5 (Co-DINO: 1e-3, the released
     # models'); top-k may pick padded positions whose reference is 1.
     cfg.bbox_head.inverse_sigmoid_eps = 1e-5
