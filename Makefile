@@ -41,7 +41,9 @@ test-fast: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 bench: setup
-	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+	# released_scorer_procedure.py is structure_score_speed.py's anchor (it needs files), not a benchmark.
+	for b in benchmarks/*.py; do [ $$b = benchmarks/released_scorer_procedure.py ] && continue; \
+	  $(PY) $$b || exit 1; done
 
 clean-data:
 	rm -rf $(SAMPLE)

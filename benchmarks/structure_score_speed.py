@@ -1,20 +1,37 @@
-"""Speed of the challenge-score region counting: label/histogram version vs per-pair scorer.
+"""Speed of the challenge score: region counting per image, and the scorer end to end.
 
 Example::
 
-    python benchmarks/structure_score_speed.py --num 1000
+    python benchmarks/structure_score_speed.py --num 1000 --submission-num 999
 
-Builds real-sized cases (1024x1024 predicted masks with a few blobs, GT stored at 512x512
-as in gt.pkl), checks both versions give identical counts, and prints a markdown table of
-milliseconds per image and the ratio. The baseline is the literal per-pair scorer of
-``tests/test_evaluation/scorer_reference.py`` (two full canvases per region pair), run in
-the same process on the same masks.
+1. Region counting: real-sized cases (1024x1024 predicted masks with a few blobs, GT
+   stored at 512x512 as in gt.pkl), checked to give identical counts, milliseconds per
+   image against the literal per-pair scorer of ``tests/test_evaluation/scorer_reference.py``
+   (two full canvases per region pair), in the same process on the same masks.
+2. End to end: a submission of ``--submission-num`` masks at assorted original sizes
+   (~20% empty) and a 512x512 gt.pkl are written to a temporary folder; the released
+   scorer's procedure (``benchmarks/released_scorer_procedure.py``, on the extracted
+   ``output.pkl`` as the challenge server runs it) and ``tools/evaluate_submission.py``
+   (on the same ``output.pkl`` and on the zip) run as whole processes, medians of
+   ``--repeat-process`` runs; peak memory is the largest process's peak RSS (``wait4``;
+   the files are written by a child so that this process stays small) and the process
+   tree's peak PSS (sampled every 20 ms: forked workers share the parent's pages).
+   Both print the same lines (checked), and in-process the same numbers to the last bit.
 """
 import argparse
 import importlib.util
+import os
 import os.path as osp
+import pickle
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+import warnings
+import zipfile
 
 import cv2
 import numpy as np
@@ -23,16 +40,33 @@ _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)
 
-from struct_det.evaluation.functional import (MaskRegions, image_region_counts,  # noqa: E402
-                                              match_regions, pred_min_area)
 
-
-def _load_reference():
-    path = osp.join(_REPO, 'tests', 'test_evaluation', 'scorer_reference.py')
-    spec = importlib.util.spec_from_file_location('scorer_reference', path)
+def _load_path(name, *parts):
+    spec = importlib.util.spec_from_file_location(name, osp.join(*parts))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# The scorer's modules without the torch stack, as tools/evaluate_submission.py loads them.
+_load_path('struct_det_light_import', osp.dirname(importlib.util.find_spec('struct_det').origin),
+           'light_import.py').import_light('struct_det.evaluation.submission')
+from struct_det.evaluation.functional import (MaskRegions, image_region_counts,  # noqa: E402
+                                              match_regions, pred_min_area, score_submission)
+from struct_det.evaluation.submission import (format_readme, restricted_load,  # noqa: E402
+                                              validate_gt, validate_submission)
+
+EVALUATE = osp.join(_REPO, 'tools', 'evaluate_submission.py')
+RELEASED = osp.join(_REPO, 'benchmarks', 'released_scorer_procedure.py')
+# (height, width) of EvalMuse images and how often they occur (the spec: ~94% square).
+ORIGINAL_SIZES = (((1024, 1024), 0.94), ((576, 1024), 0.015), ((1024, 576), 0.015),
+                  ((768, 1024), 0.01), ((1024, 768), 0.01), ((512, 512), 0.005),
+                  ((682, 1024), 0.005))
+
+
+def _load_reference():
+    return _load_path('scorer_reference', _REPO, 'tests', 'test_evaluation',
+                      'scorer_reference.py')
 
 
 def _blobs(rng, mask, n, radius):
@@ -83,6 +117,189 @@ def _stage_ours(pred512, gt512):
     return match_regions(MaskRegions(pred512, pred_min_area()), MaskRegions(gt512, 150.0))
 
 
+def make_submission_files(folder, num, seed=0, empty=0.2):
+    """A submission (``output.pkl``, ``submission.zip``) and its ``gt.pkl`` in ``folder``.
+
+    GT: 0-3 blobs at 512x512 (~20% clean). Predictions at the image's original size: the
+    GT blobs resized there, shifted and grown or shrunk, plus false positives and specks;
+    ``empty`` of them are empty. Scores follow the MOS with noise.
+
+    Returns:
+        dict: paths ``pkl``, ``zip``, ``gt``.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = [s for s, _ in ORIGINAL_SIZES]
+    probs = np.array([p for _, p in ORIGINAL_SIZES])
+    preds, gts = {}, {}
+    for index in range(num):
+        key = f'{index:032x}'
+        height, width = sizes[rng.choice(len(sizes), p=probs / probs.sum())]
+        gt = _blobs(rng, np.zeros((512, 512), np.uint8),
+                    0 if rng.random() < 0.2 else int(rng.integers(1, 4)), (8, 60))
+        if rng.random() < empty:
+            pred = np.zeros((height, width), np.uint8)
+        else:
+            pred = cv2.resize(gt, (width, height), interpolation=cv2.INTER_NEAREST)
+            pred = np.roll(pred, tuple(int(v) for v in rng.integers(-25, 25, 2)), axis=(0, 1))
+            pred = (cv2.dilate if rng.random() < 0.5 else cv2.erode)(
+                pred, np.ones((9, 9), np.uint8))
+            pred = _blobs_wh(rng, pred, int(rng.integers(0, 3)), (15, 100))
+            pred = _blobs_wh(rng, pred, int(rng.integers(0, 4)), (2, 8))
+        mos = float(np.clip(4.5 - 30 * gt.mean() + rng.normal(0, 0.6), 1, 5))
+        gts[key] = {'score': round(mos * 3) / 3, 'pred_area': gt}
+        preds[key] = {'score': float(mos + rng.normal(0, 0.5)), 'pred_area': pred}
+    paths = {name: osp.join(folder, file) for name, file in
+             (('pkl', 'output.pkl'), ('zip', 'submission.zip'), ('gt', 'gt.pkl'))}
+    with open(paths['pkl'], 'wb') as f:
+        pickle.dump(preds, f, protocol=4)
+    with open(paths['gt'], 'wb') as f:
+        pickle.dump(gts, f, protocol=4)
+    with zipfile.ZipFile(paths['zip'], 'w', compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(paths['pkl'], 'output.pkl')
+        zf.writestr('readme.txt', format_readme(0.5))
+    return paths
+
+
+def _blobs_wh(rng, mask, n, radius):
+    """Ellipses anywhere in a (possibly non-square) mask."""
+    height, width = mask.shape
+    for _ in range(n):
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        axes = tuple(int(v) for v in rng.integers(radius[0], radius[1], 2))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    return mask
+
+
+def _tree_pss_kb(pid):
+    """Proportional set size of a process and its descendants (kB), 0 once gone."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f'/proc/{current}/smaps_rollup') as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith('Pss:'))
+            for task in os.listdir(f'/proc/{current}/task'):
+                with open(f'/proc/{current}/task/{task}/children') as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def run_process(cmd, repeat):
+    """Runs ``cmd`` ``repeat`` times as a whole process.
+
+    Returns:
+        dict: median ``wall`` seconds, the largest ``rss`` and ``pss`` peaks (MiB), the last
+        run's ``stdout`` and ``stderr``.
+    """
+    walls, rss, pss = [], [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=_REPO)
+            peak, done = [0], threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
+                    done.wait(0.02)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            _, status, usage = os.wait4(proc.pid, 0)
+            walls.append(time.perf_counter() - start)
+            done.set()
+            sampler.join()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(), err.read().decode()
+        if proc.returncode:
+            raise SystemExit(f'{" ".join(cmd)} failed:\n{stderr}')
+        rss.append(usage.ru_maxrss / 1024)
+        pss.append(peak[0] / 1024)
+    return dict(wall=statistics.median(walls), rss=max(rss), pss=max(pss), stdout=stdout,
+                stderr=stderr)
+
+
+def _timed(fn, repeat):
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def whole_process_rows(num, repeat, seed):
+    """The end-to-end comparison with the released scorer's procedure (markdown rows)."""
+    folder = tempfile.mkdtemp(prefix='struct_det_score_bench_')
+    try:
+        py = sys.executable
+        # Written by a child process: a process's peak RSS (ru_maxrss) starts from what its
+        # parent held when it was started, so this process must never hold the masks
+        # before the whole-process runs.
+        subprocess.run([py, osp.abspath(__file__), '--write-files', folder, '--submission-num',
+                        str(num), '--seed', str(seed)], check=True, cwd=_REPO)
+        paths = {name: osp.join(folder, file) for name, file in
+                 (('pkl', 'output.pkl'), ('zip', 'submission.zip'), ('gt', 'gt.pkl'))}
+        released = run_process([py, RELEASED, paths['pkl'], paths['gt'], '--timing'], repeat)
+        ours_pkl = run_process([py, EVALUATE, paths['pkl'], paths['gt']], repeat)
+        ours_zip = run_process([py, EVALUATE, paths['zip'], paths['gt']], repeat)
+        if not released['stdout'] == ours_pkl['stdout'] == ours_zip['stdout']:
+            raise SystemExit(f'MISMATCH:\n{released["stdout"]}\nvs\n{ours_pkl["stdout"]}')
+        released_import = run_process([py, RELEASED, '--help'], repeat)
+        ours_import = run_process([py, EVALUATE, '--help'], repeat)
+
+        # Computation only, in this process, on the same loaded files.
+        anchor = _load_path('released_scorer_procedure', RELEASED)
+        preds, gts = restricted_load(paths['pkl']), restricted_load(paths['gt'])
+
+        def ours(workers=None):
+            validate_gt(gts)
+            validate_submission(preds, keys=gts)
+            return score_submission(preds, gts, check=False, workers=workers)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ref_s, ref = _timed(lambda: anchor.score(preds, gts), max(1, repeat // 2))
+            ours_s, mine = _timed(ours, repeat)
+            serial_s, serial = _timed(lambda: ours(workers=1), repeat)
+        for key, value in ref.items():
+            if not (mine[key] == value == serial[key]):
+                raise SystemExit(f'MISMATCH in {key}: {mine[key]!r} / {serial[key]!r} vs '
+                                 f'{value!r}')
+        empty = sum(1 for v in preds.values() if not v['pred_area'].any())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def row(name, base, mine, unit='s'):
+        # released / struct_det: above 1, struct_det is faster (or uses less memory).
+        return f'| {name} | {base:.2f} {unit} | {mine:.2f} {unit} | {base / mine:.2f} |'
+
+    rows = [
+        f'{num} masks at original sizes ({empty} empty) vs a 512x512 gt.pkl; medians of '
+        f'{repeat} runs; identical lines and numbers\n',
+        '| measure | released procedure | struct_det | released / struct_det |',
+        '|---|---:|---:|---:|',
+        row('whole process, extracted output.pkl', released['wall'], ours_pkl['wall']),
+        row('whole process, struct_det from the zip', released['wall'], ours_zip['wall']),
+        row('import only (`--help`)', released_import['wall'], ours_import['wall']),
+        row('computation only, in-process (default: pool on all cores)', ref_s, ours_s),
+        row('computation only, in-process, serial (`--workers 1`)', ref_s, serial_s),
+        row('peak RSS, largest process (from output.pkl)', released['rss'], ours_pkl['rss'],
+            'MiB'),
+        row('peak RSS, largest process (from the zip)', released['rss'], ours_zip['rss'],
+            'MiB'),
+        row('peak PSS, process tree (from output.pkl)', released['pss'], ours_pkl['pss'],
+            'MiB'),
+        row('peak PSS, process tree (from the zip)', released['pss'], ours_zip['pss'], 'MiB'),
+    ]
+    rows.append(f'\nreleased procedure timing (last run): {released["stderr"].strip()}')
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--num', type=int, default=1000, help='images per scenario')
@@ -91,7 +308,22 @@ def main(argv=None):
                         'are compared); default: all')
     parser.add_argument('--repeat', type=int, default=3, help='best of N runs')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--submission-num', type=int, default=999,
+                        help='masks in the end-to-end comparison (0: skip it)')
+    parser.add_argument('--repeat-process', type=int, default=5,
+                        help='runs of each whole process (median)')
+    parser.add_argument('--only-submission', action='store_true',
+                        help='run the end-to-end comparison only')
+    parser.add_argument('--write-files', metavar='DIR',
+                        help='only write the end-to-end files to DIR (used internally)')
     args = parser.parse_args(argv)
+    if args.write_files:
+        make_submission_files(args.write_files, args.submission_num, args.seed)
+        return
+    if args.only_submission:
+        print('\n'.join(whole_process_rows(args.submission_num, args.repeat_process,
+                                           args.seed)))
+        return
     ref = _load_reference()
     ref_num = args.ref_num or args.num
 
@@ -137,6 +369,10 @@ def main(argv=None):
     for name, n, n_ref, regions, ref_ms, ours_ms in rows:
         print(f'| {name} | {n} ({n_ref}) | {regions:.1f} | {ref_ms:.3f} | {ours_ms:.3f} '
               f'| {ref_ms / ours_ms:.1f}x |')
+    if args.submission_num:
+        print()
+        print('\n'.join(whole_process_rows(args.submission_num, args.repeat_process,
+                                           args.seed)))
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ unpickler (numpy arrays and scalars only). The submission is validated first; th
 lines (``Final_Score`` ... ``GIoU``) go to stdout, all numbers to ``--out-json``.
 """
 import argparse
+import importlib.util
 import math
 import os.path as osp
 import sys
@@ -18,6 +19,20 @@ import warnings
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
+
+
+def _light_import():
+    """struct_det/light_import.py, loaded by path: the scorer needs numpy, OpenCV and SciPy
+    only, not the torch/mmdet stack that ``import struct_det`` registers."""
+    origin = importlib.util.find_spec('struct_det').origin
+    spec = importlib.util.spec_from_file_location(
+        'struct_det_light_import', osp.join(osp.dirname(origin), 'light_import.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_light_import().import_light('struct_det.evaluation.submission')
 
 from struct_det.evaluation.functional import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA,  # noqa
                                               DEFAULT_IOU_THR, PLCC_FITS, score_submission)
@@ -39,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='regions match above this IoU (scorer: 0.1)')
     parser.add_argument('--plcc-fit', choices=PLCC_FITS, default='logistic4',
                         help='mapping before PLCC (scorer: logistic4)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='processes counting regions (default: every core from 200 '
+                        'images on; 1: serial); the numbers do not depend on it')
     return parser.parse_args(argv)
 
 
@@ -47,10 +65,13 @@ def main(argv=None) -> dict:
     try:
         preds, _ = read_submission(args.pred)
         gts = restricted_load(args.gt)
-        validate_gt(gts, args.gt)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)
-            notes = validate_submission(preds, keys=gts)
+            notes = validate_gt(gts, args.gt)
+            try:
+                notes += validate_submission(preds, keys=gts)
+            except ValueError as err:
+                raise ValueError(f'{args.pred}: {err}') from err
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
     for note in notes:
@@ -59,7 +80,8 @@ def main(argv=None) -> dict:
         warnings.simplefilter('always', RuntimeWarning)
         result = score_submission(preds, gts, area_ratio=args.area_ratio,
                                   gt_min_area=args.gt_min_area, iou_thr=args.iou_thr,
-                                  plcc_fit=args.plcc_fit, check=False)
+                                  plcc_fit=args.plcc_fit, check=False,
+                                  workers=args.workers)
     for w in caught:
         print(f'warning: {w.message}', file=sys.stderr)
     sys.stdout.write(format_score_lines(result))

@@ -18,6 +18,7 @@ follow StructureMetric's rule (instances with score >= thr, union of their masks
 boxes; heatmap pixels > thr).
 """
 import argparse
+import importlib.util
 import os.path as osp
 import pickle
 import sys
@@ -25,6 +26,20 @@ import sys
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
+
+
+def _light_import():
+    """struct_det/light_import.py, loaded by path: the scorer needs numpy, OpenCV and SciPy
+    only, not the torch/mmdet stack that ``import struct_det`` registers."""
+    origin = importlib.util.find_spec('struct_det').origin
+    spec = importlib.util.spec_from_file_location(
+        'struct_det_light_import', osp.join(osp.dirname(origin), 'light_import.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_light_import().import_light('struct_det.evaluation.submission')
 
 from struct_det.evaluation.submission import (format_readme, predictions_from_results,  # noqa
                                               runtime_from_test_log, split_keys,
@@ -48,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     thr.add_argument('--calibration', metavar='CKPT',
                      help='use the threshold calibrated on validation and stored with this '
                      'checkpoint by StructureCalibrationHook')
-    parser.add_argument('--pred-source', choices=('auto', 'instances', 'sem_seg'),
+    parser.add_argument('--pred-source', choices=('auto', 'instances', 'heatmap', 'sem_seg'),
                         default='auto', help='which output gives the regions')
     parser.add_argument('--split-keys', '--ann-file', dest='split_keys',
                         help='EvalMuse *_info.json or COCO file of the split; every one of '
@@ -89,6 +104,8 @@ def main(argv=None) -> None:
     try:
         score_thr = args.score_thr
         if args.calibration:
+            # Reading a checkpoint needs torch and the registered package.
+            _light_import().import_full()
             from struct_det.engine.calibration import load_calibration
             calibration = load_calibration(args.calibration)
             if calibration is None:

@@ -3,7 +3,11 @@
 # before every ViT block; ~8.9M of ~118M parameters train. Short side 384, random 224
 # crops with independent h/v flips, each image 3 times per epoch (the released code's
 # patch_num=3), global batch 128, AdamW 3e-4 / wd 0.01, cosine per iteration, 10 epochs.
-# Test: one centre crop; `tools/test.py --tta` averages a 3x3 grid of crops.
+# The short side is resized with Pillow's antialiased bilinear filter, as the released code
+# resizes its images offline (torchvision Resize(384) on PIL images; KADID-10k: bicubic).
+# Test: one centre crop; `tools/test.py --tta` runs the released code's test protocol: the
+# mean over 15 random 224 crops (seeded: the same crops on every run; change tta_seed or
+# tta_crops below), or a 3x3 grid of crops with the commented views.
 #
 # Pretrained weights are read from local files only (nothing is downloaded at run time).
 # Fetch them once on a machine with internet, e.g.
@@ -45,7 +49,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(type='RandomCrop', crop_size=crop_size, allow_negative_crop=True),
     # Two independent flips: none, h, v or both, each with probability 1/4.
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -54,7 +58,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(type='GridCrop', crop_size=crop_size, grid=(1, 1)),  # centre crop
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
@@ -101,15 +105,24 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='structure/srcc',
         rule='greater'))
 
-# tools/test.py --tta: the mean score of a 3x3 grid of 224 crops.
+# tools/test.py --tta: the released code's protocol, the mean score of 15 random 224
+# crops (SeededRandomCrop: reproducible per image from tta_seed).
+tta_crops = 15
+tta_seed = 0
 tta_model = dict(type='ScoreTTAModel')
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='GridCrop', crop_size=crop_size, grid=(3, 3), index=i) for i in range(9)],
+            [
+                dict(type='SeededRandomCrop', crop_size=crop_size, seed=tta_seed, index=i)
+                for i in range(tta_crops)
+            ],
+            # A 3x3 grid of crops instead:
+            # [dict(type='GridCrop', crop_size=crop_size, grid=(3, 3), index=i)
+            #  for i in range(9)],
             [dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}})],
         ]),
 ]

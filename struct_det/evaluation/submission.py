@@ -14,14 +14,15 @@ import pickle
 import re
 import warnings
 import zipfile
+import zlib
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .functional import (SCORER_SIZE, check_gt_area, check_pred_area, check_score,
-                         gt_scorer_mask, to_scorer_mask)
-from ..utils import atomic_write
+                         gt_scorer_mask, summarize_notes, to_scorer_mask)
+from ..utils.atomic_io import atomic_write
 from .functional.prediction_masks import heatmap_masks, instance_union_masks
 
 PRED_PKL = 'output.pkl'
@@ -101,12 +102,31 @@ def restricted_loads(data: bytes, source: str = '<bytes>') -> Any:
         ValueError: naming the source when the pickle is corrupt or refers to a type that
             is not allowed.
     """
+    return restricted_load_stream(io.BytesIO(data), source)
+
+
+def restricted_load_stream(stream: IO[bytes], source: str = '<stream>') -> Any:
+    """Loads a pickle from a binary file object with :class:`RestrictedUnpickler`.
+
+    The pickle is read as it is parsed (a zip member decompresses piece by piece), so
+    memory holds the loaded objects, not also a copy of the file.
+
+    Args:
+        stream: a readable binary file object.
+        source: a name for error messages.
+
+    Returns:
+        The unpickled object.
+
+    Raises:
+        ValueError: as :func:`restricted_loads`.
+    """
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
+        return RestrictedUnpickler(stream).load()
     except RefusedGlobal as err:
         raise ValueError(f'{source}: {err}') from err
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
-            TypeError, ValueError) as err:
+            TypeError, ValueError, zipfile.BadZipFile, zlib.error) as err:
         raise ValueError(f'{source}: not a readable pickle ({type(err).__name__}: {err})') \
             from err
 
@@ -114,7 +134,7 @@ def restricted_loads(data: bytes, source: str = '<bytes>') -> Any:
 def restricted_load(path: str) -> Any:
     """Loads a pickle file with :class:`RestrictedUnpickler` (see :func:`restricted_loads`)."""
     with open(path, 'rb') as f:
-        return restricted_loads(f.read(), path)
+        return restricted_load_stream(f, path)
 
 
 def save_pickle(obj: Any, path: str) -> None:
@@ -153,7 +173,8 @@ def read_submission(path: str) -> Tuple[Dict[str, dict], Optional[str]]:
             if README not in names:
                 raise ValueError(f'{path}: the zip has no {README} at its top level; the '
                                  'official scorer fails without it (see tools/make_submission.py)')
-            preds = restricted_loads(zf.read(PRED_PKL), f'{path}:{PRED_PKL}')
+            with zf.open(PRED_PKL) as member:
+                preds = restricted_load_stream(member, f'{path}:{PRED_PKL}')
             readme = zf.read(README).decode('utf-8', errors='replace')
     else:
         preds, readme = restricted_load(path), None
@@ -173,25 +194,40 @@ def _check_record(side: str, key: Any, entry: Any) -> None:
                          f"'pred_area', got {got}")
 
 
-def validate_submission(preds: Mapping, keys: Optional[Iterable[str]] = None) -> List[str]:
+def _check_prediction(key: Any, entry: Any) -> List[Tuple[str, str]]:
+    """Checks one predicted record; returns its ``(kind, note)`` notes."""
+    _check_record('prediction', key, entry)
+    found = [('a bool score', check_score(key, entry['score'])),
+             ('negative pred_area values', check_pred_area(key, entry['pred_area']))]
+    return [(kind, note) for kind, note in found if note]
+
+
+def validate_submission(preds: Mapping, keys: Optional[Iterable[str]] = None,
+                        all_records: bool = False) -> List[str]:
     """Checks a submission before scoring or writing it.
+
+    With ``keys``, only their records are scored (as by the released scorer): records under
+    other keys are ignored, whatever they hold, and reported in a note.
 
     Args:
         preds: ``{key: {"score", "pred_area"}}``.
         keys: the keys the split needs (e.g. the GT's); all must be present.
+        all_records: check the records outside ``keys`` too (for a file we write).
 
     Returns:
-        list: notes about legal but suspicious content (masks that are not uint8 0/1,
-        extra keys), also issued as warnings.
+        list: notes about content the scorer scores but that looks like a mistake (masks
+        that are not uint8 0/1, negative mask values, bool scores, unused keys), also
+        issued as warnings.
 
     Raises:
         ValueError: naming the key: missing keys (with a hint when they carry an
-            extension), malformed records, bool / non-2-D / unreadable masks, non-finite
-            or non-numeric scores.
+            extension), malformed records, bool / ``(1, H, W)`` / unreadable masks,
+            non-finite or non-numeric scores.
     """
     if not isinstance(preds, Mapping):
         raise ValueError(f'a submission must be a dict, got {type(preds).__name__}')
     notes: List[str] = []
+    scored: Iterable = preds
     if keys is not None:
         keys = list(keys)
         missing = [k for k in keys if k not in preds]
@@ -201,44 +237,70 @@ def validate_submission(preds: Mapping, keys: Optional[Iterable[str]] = None) ->
                 hint = ' (the submission keys carry a file extension; use the bare name)'
             raise ValueError(f'the submission lacks {len(missing)} of {len(keys)} keys, e.g. '
                              f'{missing[:5]}{hint}')
-        extra = len(set(preds) - set(keys))
-        if extra:
-            notes.append(f'{extra} submission keys are not in the split and are ignored')
+        wanted = set(keys)
+        extra = [k for k in preds if k not in wanted]
+        if extra and not all_records:
+            scored = keys
+            bad = []
+            for key in extra:
+                try:
+                    _check_prediction(key, preds[key])
+                except ValueError as err:
+                    bad.append(str(err))
+            detail = (f'; {len(bad)} of them are not valid records, e.g. {bad[0]}'
+                      if bad else '')
+            notes.append(f'{len(extra)} submission keys are not in the split and are ignored, '
+                         f'e.g. {extra[0]!r}{detail}')
+        elif extra:
+            notes.append(f'{len(extra)} submission keys are not in the split and are ignored')
     non_binary = []
-    for key, entry in preds.items():
-        _check_record('prediction', key, entry)
-        check_score(key, entry['score'])
+    record_notes: Dict[str, List[str]] = {}
+    for key in scored:
+        entry = preds[key]
+        for kind, note in _check_prediction(key, entry):
+            record_notes.setdefault(kind, []).append(note)
         area = entry['pred_area']
-        check_pred_area(key, area)
         if area.dtype != np.uint8 or area.max() > 1:
             non_binary.append(key)
     if non_binary:
         notes.append(f'{len(non_binary)} masks are not uint8 0/1 (e.g. {non_binary[0]!r}); the '
                      'scorer counts every pixel > 0 after resizing as foreground')
+    notes.extend(summarize_notes(record_notes))
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return notes
 
 
-def validate_gt(gts: Mapping, source: str = 'GT') -> None:
-    """Checks a ground truth: records with a finite MOS and a 2-D 0/1 mask.
+def validate_gt(gts: Mapping, source: str = 'GT') -> List[str]:
+    """Checks a ground truth: records with a finite MOS and a 2-D 0/1 (or 0/255) mask.
 
     Args:
         gts: ``{key: {"score": mos, "pred_area": mask}}``.
         source: the file name, for messages.
+
+    Returns:
+        list: notes about content scored the scorer's way but suspicious (0/255 masks,
+        bool scores), also issued as warnings.
 
     Raises:
         ValueError: naming the file and key.
     """
     if not isinstance(gts, Mapping) or not gts:
         raise ValueError(f'{source}: the GT must be a non-empty dict')
+    record_notes: Dict[str, List[str]] = {}
     try:
         for key, entry in gts.items():
             _check_record('GT', key, entry)
-            check_score(key, entry['score'], 'GT score')
-            check_gt_area(key, entry['pred_area'])
+            for kind, note in (('a bool GT score', check_score(key, entry['score'], 'GT score')),
+                               ('a 0/255 GT mask', check_gt_area(key, entry['pred_area']))):
+                if note:
+                    record_notes.setdefault(kind, []).append(note)
     except ValueError as err:
         raise ValueError(f'{source}: {err}') from err
+    notes = [f'{source}: {note}' for note in summarize_notes(record_notes)]
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return notes
 
 
 def format_score_lines(result: Mapping[str, float]) -> str:
@@ -283,7 +345,7 @@ def write_submission(path: str, preds: Mapping[str, dict], readme: str,
     Raises:
         ValueError: as :func:`validate_submission`.
     """
-    validate_submission(preds, keys)
+    validate_submission(preds, keys, all_records=True)
     payload = pickle.dumps({k: {'score': float(v['score']), 'pred_area': v['pred_area']}
                             for k, v in preds.items()}, protocol=4)
 
@@ -337,12 +399,13 @@ def prediction_mask(record: Any, score_thr: float, pred_source: str = 'auto'
     Args:
         record: one sample of a ``tools/test.py --out`` pickle (a dict).
         score_thr: instance score threshold (``>=``) or heatmap threshold (``>``).
-        pred_source: ``'auto'``, ``'instances'`` or ``'sem_seg'`` as in StructureMetric.
+        pred_source: ``'auto'``, ``'instances'``, ``'heatmap'`` (mmseg's ``seg_logits``)
+            or ``'sem_seg'`` as in StructureMetric.
 
     Returns:
         np.ndarray or None: uint8 0/1 mask, None when the record has no predicted regions.
     """
-    instances, sem_seg = _get(record, 'pred_instances'), _get(record, 'pred_sem_seg')
+    instances = _get(record, 'pred_instances')
     if instances is not None and pred_source in ('auto', 'instances'):
         shape = _get(record, 'ori_shape')
         masks = _get(instances, 'masks')
@@ -355,8 +418,12 @@ def prediction_mask(record: Any, score_thr: float, pred_source: str = 'auto'
                                     masks=masks,
                                     boxes=None if masks is not None else _get(instances, 'bboxes')
                                     )[0]
-    if sem_seg is not None and pred_source in ('auto', 'sem_seg'):
-        return heatmap_masks(_get(sem_seg, 'sem_seg'), [score_thr])[0]
+    if pred_source in ('auto', 'heatmap', 'sem_seg'):
+        # Imported here: it imports torch, which the scorer CLIs never load otherwise.
+        from .functional.sample_heatmap import sample_heatmap
+        heatmap = sample_heatmap(record, pred_source)
+        if heatmap is not None:
+            return heatmap_masks(heatmap, [score_thr])[0]
     return None
 
 

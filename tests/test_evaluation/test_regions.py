@@ -245,3 +245,17 @@ def test_match_regions_rejects_size_mismatch():
     with pytest.raises(ValueError, match='differ in size'):
         match_regions(MaskRegions(np.zeros((512, 512), np.uint8), 0),
                       MaskRegions(np.zeros((256, 256), np.uint8), 0))
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16, np.int16, np.float32, np.float64, bool])
+def test_empty_masks_skip_the_resize_with_the_resize_s_result(dtype):
+    shape = (1024, 768)
+    empty = np.zeros(shape, dtype)
+    if np.dtype(dtype).kind == 'f':
+        empty[:10] = -0.0  # zero for the scorer's `> 0` too
+    np.testing.assert_array_equal(to_scorer_mask(empty), np.zeros((512, 512), np.uint8))
+    one = empty.copy()
+    one[500:520, 300:330] = 1
+    resized = cv2.resize(one.view(np.uint8) if dtype is bool else one, (512, 512))
+    np.testing.assert_array_equal(to_scorer_mask(one), (resized > 0).astype(np.uint8))
+    assert to_scorer_mask(one).sum() > 0

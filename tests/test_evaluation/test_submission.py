@@ -2,6 +2,7 @@
 import json
 import os
 import pickle
+import tracemalloc
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -82,6 +83,26 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match=f"'{KEY_B}'.*bool"):
         write_submission(str(path), bad, 'x', keys=[KEY_A, KEY_B])
     assert path.read_bytes() == b'previous' and len(list(tmp_path.iterdir())) == 1
+
+
+def test_zip_pickle_is_read_without_a_second_full_copy(tmp_path):
+    """The zip member is unpickled as it decompresses: the peak is the loaded arrays plus
+    small buffers, not also the whole decompressed pickle (2x with ``zf.read``)."""
+    num, side = 16, 1024
+    preds = {f'{i:032x}': {'score': float(i), 'pred_area': np.ones((side, side), np.uint8)}
+             for i in range(num)}
+    path = tmp_path / 'sub.zip'
+    write_submission(str(path), preds, format_readme(1.0))
+    loaded_bytes = num * side * side
+    tracemalloc.start()
+    try:
+        loaded, _ = read_submission(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(loaded) == num and all(v['pred_area'].all() for v in loaded.values())
+    assert peak >= loaded_bytes  # the arrays themselves are traced
+    assert peak < 1.25 * loaded_bytes, peak / loaded_bytes
 
 
 def test_read_submission_container_errors(tmp_path):

@@ -4,6 +4,7 @@ import os.path as osp
 import pickle
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -170,3 +171,41 @@ def test_make_submission_uses_the_calibrated_threshold(files, tmp_path, capsys):
     low, _ = read_submission(str(out_low))
     # The 0.2-score false positive is kept at 0.1 only.
     assert all(cal[k]['pred_area'].sum() < low[k]['pred_area'].sum() for k in KEYS)
+
+
+def test_scorer_tools_run_without_torch(files, tmp_path):
+    """The scorer CLIs import numpy, OpenCV and SciPy only: no torch, mmcv, mmdet, mmengine
+    after their imports and after scoring and writing a gt.pkl (in a fresh process)."""
+    root, coco, _ = files
+    gts = {}
+    for i, key in enumerate(KEYS):
+        gts[key] = {'score': float(i + 1), 'pred_area': _square(10 * i, 5, 30)}
+    gt_pkl, sub = tmp_path / 'gt.pkl', tmp_path / 'sub.zip'
+    gt_pkl.write_bytes(pickle.dumps({k: {'score': v['score'], 'pred_area': v['pred_area']}
+                                     for k, v in gts.items()}))
+    with zipfile.ZipFile(sub, 'w') as zf:
+        zf.writestr('output.pkl', pickle.dumps(
+            {k: {'score': v['score'] + (i % 2) * 0.5, 'pred_area': np.roll(v['pred_area'], 2)}
+             for i, (k, v) in enumerate(gts.items())}))
+        zf.writestr('readme.txt', 'runtime per image [s] : 1.00\n')
+    script = f'''
+import runpy, sys
+HEAVY = ('torch', 'mmcv', 'mmdet', 'mmengine')
+def heavy():
+    return sorted(m for m in HEAVY if m in sys.modules)
+tools = {{}}
+for tool in ('tools/evaluate_submission.py', 'tools/make_submission.py',
+             'tools/misc/make_gt_pkl.py'):
+    tools[tool] = runpy.run_path(tool, run_name='imported')
+    assert heavy() == [], (tool, heavy())
+result = tools['tools/evaluate_submission.py']['main']([{str(sub)!r}, {str(gt_pkl)!r}])
+tools['tools/misc/make_gt_pkl.py']['main']([{coco!r}, {str(tmp_path / "gt2.pkl")!r}])
+assert heavy() == [], heavy()
+print('light', repr(result['final_score']))
+'''
+    run = _tool('-c', script)
+    assert run.returncode == 0, run.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        expected = score_submission(read_submission(str(sub))[0], restricted_load(str(gt_pkl)))
+    assert f"light {expected['final_score']!r}" in run.stdout

@@ -10,12 +10,27 @@ The consensus mask of an image is the union of its instances' segmentations, bro
 is the score. Score a held-out split with ``tools/evaluate_submission.py PRED gt_val.pkl``.
 """
 import argparse
+import importlib.util
 import os.path as osp
 import sys
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
+
+
+def _light_import():
+    """struct_det/light_import.py, loaded by path: the scorer needs numpy, OpenCV and SciPy
+    only, not the torch/mmdet stack that ``import struct_det`` registers."""
+    origin = importlib.util.find_spec('struct_det').origin
+    spec = importlib.util.spec_from_file_location(
+        'struct_det_light_import', osp.join(osp.dirname(origin), 'light_import.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_light_import().import_light('struct_det.evaluation.submission')
 
 from struct_det.evaluation.submission import gt_from_coco, save_pickle  # noqa: E402
 

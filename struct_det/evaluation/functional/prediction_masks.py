@@ -9,14 +9,20 @@ One rule for both, so what is tuned in validation is what gets submitted:
 Masks are made at the resolution of the outputs (the original image size in mmdet); the
 scorer brings them to 512x512 itself.
 """
+import sys
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
+
+
+def _is_tensor(value) -> bool:
+    # Without importing torch: no tensor exists unless torch is already loaded.
+    torch = sys.modules.get('torch')
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def _as_numpy(value) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         return value.detach().cpu().numpy()
     if hasattr(value, 'to_ndarray'):  # mmdet BitmapMasks / PolygonMasks
         return value.to_ndarray()
@@ -68,8 +74,9 @@ def instance_union_masks(scores, score_thrs: Sequence[float], shape: Tuple[int, 
     height, width = int(shape[0]), int(shape[1])
     if masks is None and boxes is None and len(scores_np):
         raise ValueError('instances need masks or boxes to form a predicted region')
-    on_device = isinstance(masks, torch.Tensor)
+    on_device = _is_tensor(masks)
     if on_device:
+        torch = sys.modules['torch']
         # Union on the masks' own device: moving N full-size masks to the CPU costs more.
         acc = torch.zeros((height, width), dtype=torch.bool, device=masks.device)
     else:
@@ -135,7 +142,7 @@ def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
     """
     if masks is None:
         return np.zeros(tuple(int(s) for s in shape), np.uint8)
-    if isinstance(masks, torch.Tensor):
+    if _is_tensor(masks):
         if masks.shape[0] == 0:
             return np.zeros(tuple(masks.shape[-2:]), np.uint8)
         return masks.bool().any(0).cpu().numpy().astype(np.uint8)

@@ -14,7 +14,7 @@ the per-pair version they are checked against). This was measured faster than pa
 all regions into label images and histogramming label pairs, which needs two full-size
 label images per image and a guard against overlapping filled regions.
 """
-from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -63,16 +63,22 @@ class MaskRegions:
     Args:
         mask: 2-D uint8 array of 0/1 (already at the scorer's size).
         min_area: a region counts when ``cv2.contourArea(contour) > min_area``.
+        giou_mask: the pixels the scorer's GIoU counts, when they differ from ``mask``
+            (a GT stored as 0/255, a prediction with negative values; see
+            :func:`pred_scorer_masks`); None: ``mask`` itself.
 
     Attributes:
         mask: the input mask.
+        giou_mask: the GIoU's foreground (``mask`` itself unless given).
         contours: the counted contours, in ``cv2.findContours`` order.
         boxes: ``(K, 4)`` int64 array of ``x0, y0, x1, y1`` (end exclusive) bounding boxes.
         num_pixels: foreground pixel count of ``mask``.
     """
 
-    def __init__(self, mask: np.ndarray, min_area: float) -> None:
+    def __init__(self, mask: np.ndarray, min_area: float,
+                 giou_mask: Optional[np.ndarray] = None) -> None:
         self.mask = mask
+        self.giou_mask = mask if giou_mask is None else giou_mask
         self.num_pixels = int(cv2.countNonZero(mask))
         if self.num_pixels:
             found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -162,14 +168,26 @@ def match_regions(pred: MaskRegions, gt: MaskRegions,
     hits = region_iou_matrix(pred, gt) > iou_thr
     num_pred_hit = int(hits.any(axis=1).sum())
     num_gt_missed = len(gt) - int(hits.any(axis=0).sum())
-    if pred.num_pixels and gt.num_pixels:
-        tp = int(cv2.countNonZero(cv2.bitwise_and(pred.mask, gt.mask)))
+    tp = _overlap(pred.mask, pred.num_pixels, gt.mask, gt.num_pixels)
+    if pred.giou_mask is pred.mask and gt.giou_mask is gt.mask:
+        giou_both, giou_union = tp, pred.num_pixels + gt.num_pixels - tp
     else:
-        tp = 0
-    union = pred.num_pixels + gt.num_pixels - tp
-    giou = (float(tp) + GIOU_EPS) / (float(union) + GIOU_EPS)
+        # Unusual inputs only (0/255 GT, negative predicted values): the scorer's GIoU
+        # counts the pixels equal to 1, its contours every non-zero pixel.
+        pred_pixels = int(cv2.countNonZero(pred.giou_mask))
+        gt_pixels = int(cv2.countNonZero(gt.giou_mask))
+        giou_both = _overlap(pred.giou_mask, pred_pixels, gt.giou_mask, gt_pixels)
+        giou_union = pred_pixels + gt_pixels - giou_both
+    giou = (float(giou_both) + GIOU_EPS) / (float(giou_union) + GIOU_EPS)
     return RegionCounts(len(pred), num_pred_hit, len(gt), num_gt_missed, giou, tp,
                         pred.num_pixels - tp, gt.num_pixels - tp)
+
+
+def _overlap(a: np.ndarray, a_pixels: int, b: np.ndarray, b_pixels: int) -> int:
+    """Foreground pixels two 0/1 masks share (their pixel counts given)."""
+    if a_pixels and b_pixels:
+        return int(cv2.countNonZero(cv2.bitwise_and(a, b)))
+    return 0
 
 
 def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
@@ -177,18 +195,24 @@ def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
     then every value ``> 0`` becomes 1.
 
     Args:
-        mask: 2-D array of a dtype ``cv2.resize`` accepts (uint8, uint16, int16, float32,
-            float64); bool is read as uint8 0/1 (the released scorer itself cannot resize a
-            bool array).
+        mask: 2-D array (or ``(H, W, 1)``, which ``cv2.resize`` reads as one channel) of
+            a dtype ``cv2.resize`` accepts (uint8, uint16, int16, float32, float64); bool
+            is read as uint8 0/1 (the released scorer itself cannot resize a bool array).
+            Negative values count as background here; :func:`pred_scorer_masks` gives
+            the scorer's reading of them.
         size: side of the square grid.
 
     Returns:
         np.ndarray: uint8 array of 0/1 with shape ``(size, size)``.
     """
-    arr = np.asarray(mask)
+    arr = _single_channel(np.asarray(mask))
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
     if arr.shape != (size, size):
+        if arr.ndim == 2 and not cv2.countNonZero(arr):
+            # An empty mask resizes to an empty mask: skip the resize (~1/5 of a real
+            # submission's masks are empty).
+            return np.zeros((size, size), np.uint8)
         arr = cv2.resize(arr, (size, size))
         if arr.dtype == np.uint8:
             # In place on the fresh resize output: every value > 0 becomes 1.
@@ -221,6 +245,61 @@ def gt_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
     return np.not_equal(arr, 0).view(np.uint8)
 
 
+def _single_channel(arr: np.ndarray) -> np.ndarray:
+    """``(H, W, 1)`` -> ``(H, W)``, as ``cv2.resize`` returns a one-channel image."""
+    return arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
+
+
+def pred_scorer_masks(pred_area: np.ndarray,
+                      size: int = SCORER_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+    """A submission mask as the scorer reads it: its regions' mask and its GIoU mask.
+
+    The scorer resizes the mask, sets every value ``> 0`` to 1 in place, finds contours on
+    the array cast to uint8 and counts the pixels equal to 1 for its GIoU. For masks
+    without negative values both are :func:`to_scorer_mask` (one array). A negative
+    integer stays negative through the first steps and wraps around in the uint8 cast
+    (-1 -> 255): a contour foreground, but not a GIoU pixel.
+
+    Args:
+        pred_area: the submission's ``pred_area`` (see :func:`to_scorer_mask`).
+        size: side of the square grid.
+
+    Returns:
+        tuple: ``(regions, giou)`` uint8 0/1 arrays of shape ``(size, size)``; the same
+        object twice unless the mask holds negative integers.
+    """
+    arr = _single_channel(np.asarray(pred_area))
+    if arr.dtype.kind == 'i' and arr.size and arr.min() < 0:
+        resized = cv2.resize(arr, (size, size)) if arr.shape != (size, size) else arr.copy()
+        resized[resized > 0] = 1
+        regions = np.not_equal(resized.astype(np.uint8), 0).view(np.uint8)
+        return regions, np.equal(resized, 1).view(np.uint8)
+    mask = to_scorer_mask(arr, size)
+    return mask, mask
+
+
+def gt_scorer_masks(gt_area: np.ndarray,
+                    size: int = SCORER_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+    """A gt.pkl mask as the scorer reads it: its regions' mask and its GIoU mask.
+
+    Contours see every non-zero pixel, the GIoU only the pixels equal to 1: a GT stored
+    as 0/255 has the regions of its 0/1 version and an empty GIoU foreground. Other sizes
+    than ``size`` x ``size`` follow :func:`gt_scorer_mask` (both masks alike).
+
+    Args:
+        gt_area: the GT mask (0/1, or 0/255).
+        size: side of the square grid.
+
+    Returns:
+        tuple: ``(regions, giou)`` uint8 0/1 arrays; the same object twice for 0/1 masks.
+    """
+    arr = np.asarray(gt_area)
+    regions = gt_scorer_mask(arr, size)
+    if arr.shape != (size, size) or arr.dtype == np.bool_ or arr.max() <= 1:
+        return regions, regions
+    return np.not_equal(arr, 0).view(np.uint8), np.equal(arr, 1).view(np.uint8)
+
+
 def pred_min_area(area_ratio: float = DEFAULT_AREA_RATIO, size: int = SCORER_SIZE) -> float:
     """The scorer's area threshold for predicted regions, ``size * size * area_ratio``."""
     return size * size * area_ratio
@@ -233,8 +312,8 @@ def image_region_counts(pred_area: np.ndarray, gt_area: np.ndarray, *,
     """Region counts of one image from a submission's ``pred_area`` and a gt.pkl mask.
 
     Args:
-        pred_area: predicted 2-D mask, any resolution (see :func:`to_scorer_mask`).
-        gt_area: GT 2-D 0/1 mask (see :func:`gt_scorer_mask`).
+        pred_area: predicted 2-D mask, any resolution (see :func:`pred_scorer_masks`).
+        gt_area: GT 2-D 0/1 mask (see :func:`gt_scorer_masks`).
         area_ratio: predicted regions count above ``512 * 512 * area_ratio``.
         gt_min_area: GT regions count above this contour area.
         iou_thr: IoU above which two regions match.
@@ -242,8 +321,10 @@ def image_region_counts(pred_area: np.ndarray, gt_area: np.ndarray, *,
     Returns:
         RegionCounts: the image's counts.
     """
-    pred = MaskRegions(to_scorer_mask(pred_area), pred_min_area(area_ratio))
-    gt = MaskRegions(gt_scorer_mask(gt_area), gt_min_area)
+    pred_mask, pred_giou = pred_scorer_masks(pred_area)
+    gt_mask, gt_giou = gt_scorer_masks(gt_area)
+    pred = MaskRegions(pred_mask, pred_min_area(area_ratio), pred_giou)
+    gt = MaskRegions(gt_mask, gt_min_area, gt_giou)
     return match_regions(pred, gt, iou_thr)
 
 
