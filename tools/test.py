@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -77,6 +78,14 @@ def build_test_config(args: argparse.Namespace) -> Config:
     apply_calibrated_threshold(cfg, args.checkpoint)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    strategy = str((cfg.get('strategy') or {}).get('type', ''))
+    if cfg.get('runner_type') == 'FlexibleRunner' and strategy.startswith(('FSDP', 'DeepSpeed')):
+        # A sharding strategy is for training (its checkpoints are full state dicts, see
+        # the config); mmengine's FSDP wrapper would also bypass a TTA model's test_step.
+        print_log(f'{args.config}: testing with the default runner, not {strategy}',
+                  logger='current')
+        cfg.pop('runner_type')
+        cfg.pop('strategy')
     if args.tta:
         cfg = apply_tta(cfg, args.config)
     setup_cpu_distributed(cfg, args.launcher)

@@ -13,9 +13,11 @@
 # co_dino_5scale_swin_large_16e_o365tococo-614254c9.pth) converts the same
 # way; it was trained without LSJ, so set model.use_lsj=False with it.
 #
-# Memory: Swin-L at 1280 needs > 24 GB per image without checkpointing; the
-# backbone checkpoints its blocks (with_cp) and batches hold 1 image per GPU
-# (16 GPUs x 1 in the released recipe).
+# Memory: batches hold 1 image per GPU (16 GPUs x 1 in the released recipe);
+# Swin-L at 1280 needs > 24 GB per image without activation checkpointing. On
+# smaller GPUs train co-dino_swin-l_lsj-1280_cp-amp-12e_evalmuse-structure.py
+# (with_cp + AMP, same model); on many GPUs, the FSDP variant
+# co-dino_swin-l_lsj-1280_fsdp-12e_evalmuse-structure.py.
 _base_ = ['./co-dino_r50_lsj-1024_12e_evalmuse-structure.py']
 
 image_size = (1280, 1280)
@@ -41,7 +43,7 @@ model = dict(
         drop_path_rate=0.3,
         patch_norm=True,
         out_indices=(0, 1, 2, 3),
-        with_cp=True,
+        with_cp=False,
         convert_weights=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[192, 384, 768, 1536]))
@@ -83,7 +85,7 @@ test_dataloader = val_dataloader
 
 # ---------------------------------------------------------------- schedule
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
-auto_scale_lr = dict(base_batch_size=16)
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # ---------------------------------------------------------------- TTA
 tta_pipeline = [

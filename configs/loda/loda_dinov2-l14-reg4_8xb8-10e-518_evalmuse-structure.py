@@ -10,7 +10,8 @@
 #       model.safetensors --local-dir checkpoints/resnet50.a1_in1k
 # Facebook's original DINOv2 checkpoints load too (timm converts their layout).
 # Memory: the frozen ViT-L's activations are kept for the adapters' backward; with less
-# than ~40 GB per GPU set model.with_cp=True, or train with --amp.
+# than ~40 GB per GPU train loda_dinov2-l14-reg4_8xb8-cp-amp-10e-518_evalmuse-structure.py
+# (the same model with with_cp=True and AMP).
 _base_ = ['./loda_vit-b16-r50_8xb16-10e_evalmuse-structure.py']
 
 img_size = 518
@@ -24,9 +25,10 @@ model = dict(
     with_cp=False)
 
 # Most EvalMuse images are square: the short side at 518 makes the crop the whole image.
+# Resized with Pillow's antialiased bilinear filter, as the LoDa reference resizes.
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, img_size), keep_ratio=True),
+    dict(type='PillowResize', size=img_size, interpolation='bilinear'),
     dict(type='RandomCrop', crop_size=crop_size, allow_negative_crop=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
@@ -34,7 +36,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, img_size), keep_ratio=True),
+    dict(type='PillowResize', size=img_size, interpolation='bilinear'),
     dict(type='GridCrop', crop_size=crop_size, grid=(1, 1)),
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
@@ -49,7 +51,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=64)
 # the views are the centre crop under the flips seen in training (none, h, v, both).
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, img_size), keep_ratio=True),
+    dict(type='PillowResize', size=img_size, interpolation='bilinear'),
     dict(type='GridCrop', crop_size=crop_size, grid=(1, 1)),
     dict(
         type='TestTimeAug',

@@ -82,6 +82,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=0.0, by_epoch=False, begin=0,
          end=max_iters)
 ]
+# The learning rate above is for one process of 8 images (`--auto-scale-lr` scales it).
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),

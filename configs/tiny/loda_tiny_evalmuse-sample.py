@@ -1,6 +1,7 @@
 # A tiny LoDa for CPU on the bundled sample data (tests and the demo): a 4-block,
 # 96-wide ViT and a ResNet-10t, both randomly initialised and frozen as in the real
-# model, on 112 px crops from a 128 px short side. Trains in well under a minute on 2
+# model, on 112 px crops from a 128 px short side (antialiased Pillow resize, as the
+# LoDa configs). Trains in well under a minute on 2
 # CPU cores and reaches a clearly positive SRCC on the sample's val split:
 #   python tools/train.py configs/tiny/loda_tiny_evalmuse-sample.py
 #   python tools/test.py configs/tiny/loda_tiny_evalmuse-sample.py \
@@ -44,7 +45,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(type='RandomCrop', crop_size=crop_size, allow_negative_crop=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
@@ -52,7 +53,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(type='GridCrop', crop_size=crop_size, grid=(1, 1)),
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
@@ -71,6 +72,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=0.0, by_epoch=False, begin=0,
          end=max_iters)
 ]
+# The learning rate above is for one process of 8 images (`--auto-scale-lr` scales it).
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
@@ -81,7 +84,7 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 tta_model = dict(type='ScoreTTAModel')
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(100000, short_side), keep_ratio=True),
+    dict(type='PillowResize', size=short_side, interpolation='bilinear'),
     dict(
         type='TestTimeAug',
         transforms=[

@@ -102,7 +102,7 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(window_size=10)
-auto_scale_lr = dict(base_batch_size=2)
+auto_scale_lr = dict(enable=False, base_batch_size=2)
 
 # ---------------------------------------------------------------- TTA
 # Two scales x {none, horizontal, vertical}: exercises every un-flip path.

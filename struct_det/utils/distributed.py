@@ -38,8 +38,12 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Prepares a config for a multi-process run on CPU when no GPU is visible.
 
+    An mmengine ``FSDPStrategy`` (``FlexibleRunner``) gets ``device_id='cpu'``: mmengine
+    passes ``LOCAL_RANK`` there, which FSDP takes for a GPU index.
+
     Args:
-        cfg: the run's config; its ``env_cfg.dist_cfg`` and ``model_wrapper_cfg`` are set.
+        cfg: the run's config; its ``env_cfg.dist_cfg`` and ``model_wrapper_cfg`` (and an
+            FSDP strategy's ``model_wrapper.device_id``) are set.
         launcher: the launcher of the command line (``none``, ``pytorch``, ``slurm``, ``mpi``).
 
     Returns:
@@ -52,6 +56,9 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper = cfg.get('model_wrapper_cfg') or {}
     wrapper['type'] = 'DeviceAwareDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
+    strategy = cfg.get('strategy')
+    if isinstance(strategy, dict) and str(strategy.get('type', '')).startswith('FSDP'):
+        strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
     if not torch_dist.is_initialized():
         torch_dist.init_process_group(
             backend='gloo',

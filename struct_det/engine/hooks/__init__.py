@@ -1,4 +1,4 @@
+from .random_state_hook import RandomStateHook
 from .structure_calibration_hook import StructureCalibrationHook
 
-__all__ = ['StructureCalibrationHook']
-from .random_state_hook import RandomStateHook  # noqa: E402  (lead)
+__all__ = ['RandomStateHook', 'StructureCalibrationHook']
