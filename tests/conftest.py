@@ -90,3 +90,80 @@ def instance_deviation(a, b) -> dict:
 def instance_deviation_fn():
     """``instance_deviation`` for the tests (conftest is not importable)."""
     return instance_deviation
+
+
+def padded_detection_batch(images, canvas=None, ori_scale: float = 1.5):
+    """A zero-padded batch of network inputs and its ``DetDataSample``s, as
+    ``DetDataPreprocessor`` makes it: each ``(3, h, w)`` image at the top left
+    of the canvas (default: the batch's largest height and width), its
+    original image ``ori_scale`` times larger."""
+    from mmdet.structures import DetDataSample
+    if canvas is None:
+        canvas = (max(img.shape[1] for img in images),
+                  max(img.shape[2] for img in images))
+    inputs = torch.zeros((len(images), 3) + tuple(canvas))
+    samples = []
+    for idx, img in enumerate(images):
+        h, w = img.shape[1:]
+        inputs[idx, :, :h, :w] = img
+        ori = (round(h * ori_scale), round(w * ori_scale))
+        samples.append(
+            DetDataSample(
+                metainfo=dict(
+                    img_id=idx,
+                    img_shape=(h, w),
+                    ori_shape=ori,
+                    pad_shape=tuple(canvas),
+                    batch_input_shape=tuple(canvas),
+                    scale_factor=(w / ori[1], h / ori[0]))))
+    return inputs, samples
+
+
+def batch_placements(model, canvas=(128, 128), ori_scale: float = 1.5):
+    """A detector's predictions of two images in every placement a
+    batch-independence test compares: image A (128x128) alone, first and
+    second beside B (96x128) and beside another neighbour (112x96); image B
+    alone on the padded canvas, beside A on either side and beside a changed
+    A.
+
+    Args:
+        model: an mmdet detector in eval mode (``predict(inputs, samples,
+            rescale=True)``).
+        canvas: the padded size of B alone (A's size: B padded as beside A).
+        ori_scale: original images are this much larger than the inputs.
+
+    Returns:
+        tuple: ``(image_a, image_b)``, dicts from a placement's name to the
+        image's ``pred_instances`` there, the reference placement first.
+    """
+    def predict(images, canvas=None):
+        inputs, samples = padded_detection_batch(images, canvas, ori_scale)
+        with torch.no_grad():
+            results = model.predict(inputs, samples, rescale=True)
+        return [sample.pred_instances for sample in results]
+
+    def pixels(h, w, seed):
+        return torch.randn((3, h, w),
+                           generator=torch.Generator().manual_seed(seed))
+
+    a, a_changed = pixels(128, 128, 0), pixels(128, 128, 1)
+    b, other = pixels(96, 128, 2), pixels(112, 96, 3)
+    image_a = {
+        'A alone': predict([a])[0],
+        'A first beside B': predict([a, b])[0],
+        'A second beside B': predict([b, a])[1],
+        'A beside another neighbour (112x96)': predict([a, other])[0],
+    }
+    image_b = {
+        'B alone on the padded canvas': predict([b], canvas=canvas)[0],
+        'B second beside A': predict([a, b])[1],
+        'B first beside A': predict([b, a])[0],
+        'B beside a changed A': predict([a_changed, b])[1],
+    }
+    return image_a, image_b
+
+
+@pytest.fixture(scope='session')
+def batch_placements_fn():
+    """``batch_placements`` for the tests."""
+    return batch_placements

@@ -28,43 +28,6 @@ SCORE_TOL = 1e-5
 MASK_TOL = 1.0  # soft masks are uint8 probabilities: one rounding step
 
 
-def _pixels(h: int, w: int, seed: int) -> torch.Tensor:
-    """A normalised network input of one image (no padding)."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn((3, h, w), generator=gen)
-
-
-def _batch(images, canvas=None):
-    """Zero-padded batch and its samples, as DetDataPreprocessor makes."""
-    from mmdet.structures import DetDataSample
-    if canvas is None:
-        canvas = (max(img.shape[1] for img in images),
-                  max(img.shape[2] for img in images))
-    inputs = torch.zeros((len(images), 3) + tuple(canvas))
-    samples = []
-    for idx, img in enumerate(images):
-        h, w = img.shape[1:]
-        inputs[idx, :, :h, :w] = img
-        ori = (round(h * ORI_SCALE), round(w * ORI_SCALE))
-        samples.append(
-            DetDataSample(
-                metainfo=dict(
-                    img_id=idx,
-                    img_shape=(h, w),
-                    ori_shape=ori,
-                    pad_shape=tuple(canvas),
-                    batch_input_shape=tuple(canvas),
-                    scale_factor=(w / ori[1], h / ori[0]))))
-    return inputs, samples
-
-
-def _predict(model, images, canvas=None):
-    inputs, samples = _batch(images, canvas)
-    with torch.no_grad():
-        results = model.predict(inputs, samples, rescale=True)
-    return [sample.pred_instances for sample in results]
-
-
 def _within(dev: dict) -> bool:
     if 'count' in dev or 'mask_shape' in dev or dev['labels']:
         return False
@@ -94,26 +57,12 @@ def models(model_factory, tiny_cfg_factory):
 @pytest.mark.parametrize('eval_module', ['detr', 'one-stage', 'two-stage'])
 def test_prediction_does_not_depend_on_the_batch(models, eval_module,
                                                  with_mask,
-                                                 instance_deviation_fn):
+                                                 instance_deviation_fn,
+                                                 batch_placements_fn):
     model = models[with_mask]
     model.eval_module = eval_module
     try:
-        a, a_changed = _pixels(128, 128, 0), _pixels(128, 128, 1)
-        b, other = _pixels(96, 128, 2), _pixels(112, 96, 3)
-        image_a = {
-            'A alone': _predict(model, [a])[0],
-            'A first beside B': _predict(model, [a, b])[0],
-            'A second beside B': _predict(model, [b, a])[1],
-            'A beside another neighbour (112x96)':
-            _predict(model, [a, other])[0],
-        }
-        image_b = {
-            'B alone on the padded canvas':
-            _predict(model, [b], canvas=CANVAS)[0],
-            'B second beside A': _predict(model, [a, b])[1],
-            'B first beside A': _predict(model, [b, a])[0],
-            'B beside a changed A': _predict(model, [a_changed, b])[1],
-        }
+        image_a, image_b = batch_placements_fn(model, CANVAS, ORI_SCALE)
     finally:
         model.eval_module = 'detr'
 
