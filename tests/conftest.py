@@ -167,3 +167,16 @@ def batch_placements(model, canvas=(128, 128), ori_scale: float = 1.5):
 def batch_placements_fn():
     """``batch_placements`` for the tests."""
     return batch_placements
+
+
+@pytest.fixture(scope='session')
+def smoke_tool():
+    """``tools/misc/smoke_configs.py`` as a module, loaded once (tools are scripts, not
+    a package)."""
+    import importlib.util
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'misc',
+                    'smoke_configs.py')
+    spec = importlib.util.spec_from_file_location('smoke_configs', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -37,15 +37,13 @@ _SIZE_KEYS = {
     'BatchFixedSizePad': ('size', ),
     'SegDataPreProcessor': ('size', ),
 }
-# The sizes the network sees: the reference that --input-size replaces.
+# The sizes the network sees (crops and pads: every size key but the resizes'), the
+# reference that --input-size replaces.
+_RESIZE_TYPES = ('Resize', 'RandomResize', 'RandomChoiceResize', 'FixScaleResize',
+                 'PillowResize')
 _INPUT_SIZE_KEYS = {
-    'RandomCrop': ('crop_size', ),
-    'SeededRandomCrop': ('crop_size', ),
-    'GridCrop': ('crop_size', ),
-    'CenterCrop': ('crop_size', ),
-    'Pad': ('size', ),
-    'BatchFixedSizePad': ('size', ),
-    'SegDataPreProcessor': ('size', ),
+    name: keys
+    for name, keys in _SIZE_KEYS.items() if name not in _RESIZE_TYPES
 }
 _RELATIVE_CROPS = ('relative', 'relative_range')
 UNBOUNDED = 10000

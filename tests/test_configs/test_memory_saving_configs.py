@@ -1,6 +1,5 @@
 """The memory-saving variants of the largest configs: the same model, trained the same way."""
 import copy
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -66,21 +65,14 @@ def test_fsdp_variant_is_the_plain_model_under_fsdp():
         assert fsdp['optim_wrapper'][key] == plain['optim_wrapper'][key], key
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'smoke_configs', osp.join(REPO, 'tools', 'misc', 'smoke_configs.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('variant', sorted(CHECKPOINTED))
-def test_checkpointing_gives_the_plain_losses(variant, tmp_path, sample_data_root):
+def test_checkpointing_gives_the_plain_losses(variant, tmp_path, sample_data_root,
+                                               smoke_tool):
     """Two optimizer steps from the same seed: the second loss sees the first step's
     gradients, which went through the recomputed activations (fp32: AMP is off on CPU)."""
     from concurrent.futures import ThreadPoolExecutor
-    tool = _tool()
+    tool = smoke_tool
     args = tool.parse_args(['--input-size', '128', '--train-iters', '2', '--no-test',
                             '--timeout', '900', '--data-root', sample_data_root])
 

@@ -1,6 +1,5 @@
 """tools/misc/smoke_configs.py: real configs train a step and test with TTA from random init."""
 import glob
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -19,24 +18,16 @@ CI_INPUT_SIZE = 128
 CI_JOBS = 2
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'smoke_configs', osp.join(REPO, 'tools', 'misc', 'smoke_configs.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _records(path):
+def _records(path, keys):
     with open(path, encoding='utf-8') as f:
         records = json.load(f)
     for record in records:
-        assert tuple(record) == _tool().JSON_KEYS
+        assert tuple(record) == keys
     return records
 
 
-def test_default_configs_are_the_real_ones(repo_root):
-    found = _tool().discover_configs(osp.join(repo_root, 'configs'))
+def test_default_configs_are_the_real_ones(smoke_tool, repo_root):
+    found = smoke_tool.discover_configs(osp.join(repo_root, 'configs'))
     everything = glob.glob(osp.join(repo_root, 'configs', '**', '*.py'), recursive=True)
     expected = [p for p in everything
                 if osp.basename(osp.dirname(p)) not in ('tiny', '_base_')
@@ -46,15 +37,15 @@ def test_default_configs_are_the_real_ones(repo_root):
     assert {'codetr', 'mask2former', 'loda', 'joint'} <= dirs
 
 
-def test_a_failing_config_is_reported_with_its_error(tmp_path, sample_data_root):
+def test_a_failing_config_is_reported_with_its_error(smoke_tool, tmp_path, sample_data_root):
     broken = tmp_path / 'loda_broken.py'
     # a model type no registry knows: the model cannot be built
     broken.write_text(f"_base_ = ['{TINY_LODA}']\nmodel = dict(type='NoSuchRegressor')\n")
     out = tmp_path / 'smoke.json'
-    status = _tool().main([str(broken), '--json', str(out), '--data-root', sample_data_root,
-                           '--work-dir', str(tmp_path / 'runs')])
+    status = smoke_tool.main([str(broken), '--json', str(out), '--data-root', sample_data_root,
+                              '--work-dir', str(tmp_path / 'runs')])
     assert status == 1
-    (failed, ) = _records(out)
+    (failed, ) = _records(out, smoke_tool.JSON_KEYS)
     assert failed['config'] == str(broken) and failed['ok'] is False
     assert 'NoSuchRegressor' in failed['error'] and 'run.log' in failed['error'], failed['error']
     assert failed['train_step_s'] is None and failed['test_s_per_img'] is None
@@ -63,12 +54,13 @@ def test_a_failing_config_is_reported_with_its_error(tmp_path, sample_data_root)
 
 
 @pytest.mark.slow
-def test_a_working_config_reports_every_figure_and_its_shrinking(tmp_path, sample_data_root,
+def test_a_working_config_reports_every_figure_and_its_shrinking(smoke_tool, tmp_path,
+                                                                 sample_data_root,
                                                                  capsys):
     out = tmp_path / 'smoke.json'
-    assert _tool().main([TINY_LODA, '--json', str(out), '--input-size', '64', '--data-root',
-                         sample_data_root]) == 0
-    (record, ) = _records(out)
+    assert smoke_tool.main([TINY_LODA, '--json', str(out), '--input-size', '64', '--data-root',
+                            sample_data_root]) == 0
+    (record, ) = _records(out, smoke_tool.JSON_KEYS)
     assert record['ok'] is True and record['error'] is None
     assert 0 < record['trainable'] < record['params']  # LoDa's backbones are frozen
     assert record['train_step_s'] > 0 and record['test_s_per_img'] > 0
@@ -78,18 +70,18 @@ def test_a_working_config_reports_every_figure_and_its_shrinking(tmp_path, sampl
 
 
 @pytest.mark.slow
-def test_every_real_config_trains_a_step_and_tests_with_tta(tmp_path, sample_data_root, capsys):
-    tool = _tool()
-    configs = tool.discover_configs(osp.join(REPO, 'configs'))
+def test_every_real_config_trains_a_step_and_tests_with_tta(smoke_tool, tmp_path, sample_data_root,
+                                                            capsys):
+    configs = smoke_tool.discover_configs(osp.join(REPO, 'configs'))
     out = tmp_path / 'smoke.json'
     start = time.perf_counter()
-    status = tool.main(configs + ['--json', str(out), '--input-size', str(CI_INPUT_SIZE),
-                                  '--jobs', str(CI_JOBS), '--timeout', '900',
-                                  '--data-root', sample_data_root])
+    status = smoke_tool.main(configs + ['--json', str(out), '--input-size', str(CI_INPUT_SIZE),
+                                        '--jobs', str(CI_JOBS), '--timeout', '900',
+                                        '--data-root', sample_data_root])
     elapsed = time.perf_counter() - start
     printed = capsys.readouterr().out
     print(printed, f'\n{len(configs)} configs in {elapsed:.0f} s')
-    records = _records(out)
+    records = _records(out, smoke_tool.JSON_KEYS)
     assert [r['config'] for r in records] == configs
     failed = {r['config']: r['error'] for r in records if not r['ok']}
     assert status == 0 and not failed, failed
@@ -106,13 +98,14 @@ def test_every_real_config_trains_a_step_and_tests_with_tta(tmp_path, sample_dat
     assert 'shrunk from' in printed
 
 
-def test_a_config_over_the_memory_limit_is_stopped_and_reported(tmp_path, sample_data_root):
+def test_a_config_over_the_memory_limit_is_stopped_and_reported(smoke_tool, tmp_path,
+                                                                sample_data_root):
     out = tmp_path / 'smoke.json'
     # importing torch and mmdet alone takes more than 300 MB
-    status = _tool().main([TINY_LODA, '--json', str(out), '--max-rss-mb', '300', '--data-root',
-                           sample_data_root, '--work-dir', str(tmp_path / 'runs')])
+    status = smoke_tool.main([TINY_LODA, '--json', str(out), '--max-rss-mb', '300', '--data-root',
+                              sample_data_root, '--work-dir', str(tmp_path / 'runs')])
     assert status == 1
-    (record, ) = _records(out)
+    (record, ) = _records(out, smoke_tool.JSON_KEYS)
     assert record['ok'] is False and record['train_step_s'] is None
     assert record['error'].startswith('stopped at 300.0 MB resident memory'), record['error']
     # Past the limit when stopped; by how much depends on how busy the machine is (the
@@ -120,8 +113,8 @@ def test_a_config_over_the_memory_limit_is_stopped_and_reported(tmp_path, sample
     assert record['peak_mem_mb'] > 300
 
 
-def test_bad_command_lines_are_refused(capsys):
+def test_bad_command_lines_are_refused(smoke_tool, capsys):
     for argv in (['--input-size', '0'], ['--max-rss-mb', '-1'], ['--jobs', '0']):
         with pytest.raises(SystemExit):
-            _tool().parse_args(argv)
+            smoke_tool.parse_args(argv)
         assert 'must be' in capsys.readouterr().err
