@@ -5,7 +5,7 @@ SAMPLE := data/evalmuse_sample
 RESULTS ?= results/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup data demo test test-fast bench clean-data
+.PHONY: setup data demo test test-fast lint bench clean-data
 
 # Builds $(VENV) idempotently and incrementally: re-run only when the requirements or the
 # setup change (mmcv's wheel is built once and cached in ~/.cache/struct_det). VENV may be
@@ -13,11 +13,11 @@ PYTEST_ARGS ?=
 setup: $(VENV)/.struct_det_setup
 
 $(VENV)/.struct_det_setup: tools/misc/setup_env.sh setup.py requirements/runtime.txt \
-		requirements/tests.txt requirements/constraints.txt
+		requirements/tests.txt requirements/lint.txt requirements/constraints.txt
 	bash tools/misc/setup_env.sh $(VENV)
 
 # The last file written marks the sample as complete.
-$(SAMPLE)/annotations/evalmuse_test.json: struct_det/datasets/sample_data.py struct_det/datasets/converter.py
+$(SAMPLE)/annotations/evalmuse_test.json: struct_det/testing/sample_data.py struct_det/datasets/converter.py
 	$(PY) tools/misc/make_sample_data.py --out $(SAMPLE) --seed 0
 	$(PY) tools/dataset_converters/evalmuse_structure.py \
 		--info $(SAMPLE)/train/train_info.json --img-dir $(SAMPLE)/train/images \
@@ -39,6 +39,13 @@ test: setup
 # The edit loop: everything but the end-to-end trainings marked `slow` (CI runs them all).
 test-fast: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+# OpenMMLab's style (setup.cfg): import order, formatting, flake8. CI runs it before the tests.
+LINT_DIRS := struct_det tools tests benchmarks configs setup.py
+lint: setup
+	$(VENV)/bin/isort --check-only --diff $(LINT_DIRS)
+	$(VENV)/bin/yapf --diff --recursive $(LINT_DIRS)
+	$(VENV)/bin/flake8 $(LINT_DIRS)
 
 bench: setup
 	# released_scorer_procedure.py is structure_score_speed.py's anchor (it needs files), not a benchmark.

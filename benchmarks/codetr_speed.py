@@ -34,7 +34,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 R50_CONFIG = osp.join(REPO, 'configs', 'codetr',
-                      'co-dino_r50_lsj-1024_12e_evalmuse-structure.py')
+                      'co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     from mmdet.registry import MODELS
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
-    from struct_det.models.detectors.codetr import dino_counterpart_cfg
+    from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
 
     cfg = codino_cfg(args.preset)

@@ -12,9 +12,16 @@ header-only size read, consensus masks, instances + RLE) and compares with
 the same conversion reading sizes by fully decoding each image (the
 baseline), in the same process. Prints a markdown table.
 
+A second table weighs the converter's own RLE encoder (runs of the labelled
+window, ``rasterize._instances_in_window``) against pycocotools
+(``mask.encode/area/toBbox`` of one full-size mask per component), as whole
+conversions of the bundled sample data (``make data``) and of the synthetic
+set; both must give identical COCO dicts.
+
 Usage::
 
     python benchmarks/converter_speed.py [--num 10000] [--baseline-num 1000]
+        [--sample data/evalmuse_sample] [--repeat 3]
 """
 import argparse
 import json
@@ -27,13 +34,14 @@ import time
 
 import cv2
 import numpy as np
+import pycocotools.mask as mask_utils
 
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)
 
-from struct_det.datasets import converter  # noqa: E402
-from struct_det.datasets.sample_data import (  # noqa: E402
+from struct_det.datasets import converter, rasterize  # noqa: E402 isort:skip
+from struct_det.testing.sample_data import (  # noqa: E402 isort:skip
     PlantedDistortion, render_sample, simulate_annotations, simulate_mos)
 
 SIZES = [((1024, 1024), 0.94), ((1024, 576), 0.015), ((576, 1024), 0.015),
@@ -68,8 +76,9 @@ def make_dataset(root: str, num: int, seed: int = 0) -> str:
             s = rng.uniform(0.06, 0.25) * min(w, h)
             x, y = rng.uniform(0, w - s), rng.uniform(0, h - s)
             t = np.linspace(0, 2 * np.pi, 10, endpoint=False)
-            poly = np.stack([x + s / 2 + s / 2 * np.cos(t),
-                             y + s / 2 + s / 2 * np.sin(t)], 1)
+            poly = np.stack(
+                [x + s / 2 + s / 2 * np.cos(t), y + s / 2 + s / 2 * np.sin(t)],
+                1)
             box = (int(x), int(y), int(x + s), int(y + s))
             distortions.append(PlantedDistortion('swirl', box, poly))
         info[key] = {
@@ -81,6 +90,62 @@ def make_dataset(root: str, num: int, seed: int = 0) -> str:
     with open(path, 'w') as f:
         json.dump(info, f)
     return path
+
+
+def pycocotools_instances(window: np.ndarray, x0: int, y0: int, height: int,
+                          width: int) -> list:
+    """``rasterize._instances_in_window`` through pycocotools.
+
+    Same components in the same order, each encoded with
+    ``mask.encode/area/toBbox`` from a full-size Fortran-order mask.
+    """
+    win_t = (cv2.transpose(np.ascontiguousarray(window)) != 0).view(np.uint8)
+    num, labels = cv2.connectedComponents(
+        win_t, connectivity=8, ltype=cv2.CV_32S)
+    win_w, win_h = labels.shape
+    instances = []
+    for i in range(1, num):
+        # a C-order (W, H) array is the Fortran-order (H, W) mask
+        full_t = np.zeros((width, height), dtype=np.uint8)
+        full_t[x0:x0 + win_w, y0:y0 + win_h] = labels == i
+        rle = mask_utils.encode(full_t.T)
+        instances.append({
+            'segmentation': {
+                'size': [height, width],
+                'counts': rle['counts'].decode('ascii')
+            },
+            'bbox': [int(v) for v in mask_utils.toBbox(rle)],
+            'area': int(mask_utils.area(rle)),
+        })
+    return instances
+
+
+def time_rle_encoders(info_path: str, img_dir: str, repeat: int) -> tuple:
+    """Best-of-``repeat`` seconds of a whole conversion with each encoder.
+
+    Returns:
+        tuple[float, float, dict]: Seconds with ours, with pycocotools, and
+        the COCO dict (identical for both, checked).
+    """
+    ours = rasterize._instances_in_window
+    best = {}
+    results = {}
+    for name, impl in (('ours', ours), ('pycocotools', pycocotools_instances)):
+        rasterize._instances_in_window = impl
+        try:
+            for _ in range(repeat):
+                coco, t = timed(
+                    converter.convert_evalmuse_structure,
+                    info_path,
+                    img_dir,
+                    progress=False)
+                best[name] = min(best.get(name, t), t)
+        finally:
+            rasterize._instances_in_window = ours
+        results[name] = coco
+    if results['ours'] != results['pycocotools']:
+        raise AssertionError('the two RLE encoders disagree')
+    return best['ours'], best['pycocotools'], results['ours']
 
 
 def full_decode_size(path: str):
@@ -99,8 +164,21 @@ def timed(fn, *args, **kwargs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num', type=int, default=10000)
-    parser.add_argument('--baseline-num', type=int, default=1000,
-                        help='records for the full-decode baseline (slow)')
+    parser.add_argument(
+        '--baseline-num',
+        type=int,
+        default=1000,
+        help='records for the full-decode baseline (slow)')
+    parser.add_argument(
+        '--sample',
+        default=osp.join(_REPO, 'data', 'evalmuse_sample'),
+        help='the bundled sample (make data); skipped if '
+        'missing')
+    parser.add_argument(
+        '--repeat',
+        type=int,
+        default=3,
+        help='best of N runs for the RLE comparison')
     args = parser.parse_args()
 
     root = tempfile.mkdtemp(prefix='converter_speed_')
@@ -118,16 +196,18 @@ def main() -> None:
                 f.read()
 
         rows = []
-        _, t_hdr = timed(lambda: [converter.read_image_size(p)
-                                  for p in paths])
+        _, t_hdr = timed(lambda: [converter.read_image_size(p) for p in paths])
         nb = min(args.baseline_num, len(paths))
         _, t_dec = timed(lambda: [full_decode_size(p) for p in paths[:nb]])
-        rows.append(('image size: header only (converter)', len(paths),
-                     t_hdr, None))
+        rows.append(
+            ('image size: header only (converter)', len(paths), t_hdr, None))
         rows.append(('image size: full decode (baseline)', nb, t_dec, None))
 
-        coco, t_conv = timed(converter.convert_evalmuse_structure, info_path,
-                             img_dir, progress=False)
+        coco, t_conv = timed(
+            converter.convert_evalmuse_structure,
+            info_path,
+            img_dir,
+            progress=False)
         out = osp.join(root, 'coco.json')
         _, t_dump = timed(converter.dump_coco, coco, out)
 
@@ -138,19 +218,24 @@ def main() -> None:
         real = converter.read_image_size
         converter.read_image_size = full_decode_size
         try:
-            _, t_base = timed(converter.convert_evalmuse_structure, sub_path,
-                              img_dir, progress=False)
+            _, t_base = timed(
+                converter.convert_evalmuse_structure,
+                sub_path,
+                img_dir,
+                progress=False)
         finally:
             converter.read_image_size = real
-        _, t_sub = timed(converter.convert_evalmuse_structure, sub_path,
-                         img_dir, progress=False)
+        _, t_sub = timed(
+            converter.convert_evalmuse_structure,
+            sub_path,
+            img_dir,
+            progress=False)
 
         rows.append(('convert (header sizes)', len(keys), t_conv, None))
-        rows.append(('convert + write JSON', len(keys), t_conv + t_dump,
-                     None))
+        rows.append(('convert + write JSON', len(keys), t_conv + t_dump, None))
         rows.append(('convert, same subset (header sizes)', nb, t_sub, None))
-        rows.append(('convert, same subset (full decode, baseline)', nb,
-                     t_base, None))
+        rows.append(
+            ('convert, same subset (full decode, baseline)', nb, t_base, None))
 
         rate = {name: n / t for name, n, t, _ in rows}
         base_size = rate['image size: full decode (baseline)']
@@ -165,6 +250,23 @@ def main() -> None:
             base = base_size if name.startswith('image size') else base_conv
             print(f'| {name} | {n} | {t:.2f} | {n / t:,.0f} | '
                   f'{(n / t) / base:.1f}x |')
+
+        sets = [('synthetic set', info_path, img_dir)]
+        sample_info = osp.join(args.sample, 'train', 'train_info.json')
+        if osp.isfile(sample_info):
+            sets.insert(0, ('sample data (make data)', sample_info,
+                            osp.join(args.sample, 'train', 'images')))
+        print('\nRLE encoder, whole conversion (best of '
+              f'{args.repeat}; identical outputs checked)\n')
+        print('| data | records | instances | ours s | pycocotools s | '
+              'ours vs pycocotools |')
+        print('|---|---:|---:|---:|---:|---:|')
+        for name, path, images in sets:
+            t_ours, t_coco, result = time_rle_encoders(path, images,
+                                                       args.repeat)
+            print(f'| {name} | {len(result["images"])} | '
+                  f'{len(result["annotations"])} | {t_ours:.2f} | '
+                  f'{t_coco:.2f} | {t_coco / t_ours:.2f}x |')
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -34,10 +34,11 @@ sys.path.insert(0, REPO)
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmdet.utils import get_test_pipeline_cfg  # noqa: E402
 from mmengine.registry import DefaultScope, MODELS  # noqa: E402
 
 import struct_det  # noqa: E402,F401
-from struct_det.utils import apply_tta, config_test_pipeline  # noqa: E402
+from struct_det.utils import apply_tta  # noqa: E402
 
 # (row label, config, extra --cfg-options for a checkpoint-less tools/test.py run)
 PATHS = [
@@ -77,7 +78,7 @@ def _model_ms_per_image(config: str, tta: bool, num_images: int, repeats: int) -
         dataset_cfg['data_root'] = osp.join(REPO, dataset_cfg['data_root'])
         with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints to stdout
             dataset = DATASETS.build(dataset_cfg)
-        pipeline = Compose(list(config_test_pipeline(cfg)))
+        pipeline = Compose(list(get_test_pipeline_cfg(cfg)))
         model = MODELS.build(copy.deepcopy(cfg.model))
         model.eval()
         batches = [pseudo_collate([pipeline(copy.deepcopy(dataset[i]))])

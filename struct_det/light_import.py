@@ -4,7 +4,9 @@
 (what ``custom_imports=dict(imports=['struct_det'])`` relies on), which imports torch,
 mmengine and mmdet: seconds and hundreds of MB before anything runs. The challenge scorer
 needs none of it: ``struct_det.evaluation.functional``, ``struct_det.evaluation.submission``
-and ``struct_det.utils.atomic_io`` import only numpy, OpenCV and SciPy (and each other).
+(and its ``submission_*`` modules), ``struct_det.datasets.gt_masks`` and
+``struct_det.utils.atomic_io`` / ``safe_globals`` / ``test_log`` import only numpy, OpenCV,
+SciPy and pycocotools (and each other).
 
 :func:`import_light` imports such modules under their usual names, with their parent
 packages (:data:`LIGHT_PARENTS`) entered in ``sys.modules`` as package objects that are
@@ -25,7 +27,8 @@ from types import ModuleType
 from typing import List
 
 # The packages whose __init__ imports the heavy stack, outermost first.
-LIGHT_PARENTS = ('struct_det', 'struct_det.evaluation', 'struct_det.utils')
+LIGHT_PARENTS = ('struct_det', 'struct_det.datasets', 'struct_det.evaluation',
+                 'struct_det.utils')
 # Set on the placeholder package objects.
 _PLACEHOLDER = '__struct_det_light_placeholder__'
 

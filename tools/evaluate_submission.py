@@ -12,6 +12,7 @@ lines (``Final_Score`` ... ``GIoU``) go to stdout, all numbers to ``--out-json``
 import argparse
 import importlib.util
 import math
+import os
 import os.path as osp
 import sys
 import warnings
@@ -55,16 +56,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--plcc-fit', choices=PLCC_FITS, default='logistic4',
                         help='mapping before PLCC (scorer: logistic4)')
     parser.add_argument('--workers', type=int, default=None,
-                        help='processes counting regions (default: every core from 200 '
-                        'images on; 1: serial); the numbers do not depend on it')
+                        help='processes counting regions (default: serial, measured '
+                        'fastest on 2 cores); the numbers do not depend on it')
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> dict:
+def main(argv=None, keep_alive: list = None) -> dict:
+    """Scores PRED against GT; with ``keep_alive`` (a list) the loaded dicts are appended to
+    it, so that the caller decides when (or whether) they are freed."""
     args = parse_args(argv)
     try:
         preds, _ = read_submission(args.pred)
         gts = restricted_load(args.gt)
+        if keep_alive is not None:
+            keep_alive.extend((preds, gts))
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)
             notes = validate_gt(gts, args.gt)
@@ -93,4 +98,11 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    # Everything is printed and written once main returns; the loaded masks (1.25 GB for a
+    # 1,000-image submission and its gt.pkl) are not freed object by object (~0.1 s) nor
+    # is the interpreter torn down: the OS reclaims the memory at once.
+    _kept: list = []
+    main(keep_alive=_kept)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

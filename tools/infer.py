@@ -1,7 +1,7 @@
 """Predicts distortion regions and structure scores for images, a folder or a list.
 
 Example:
-    python tools/infer.py configs/tiny/joint_tiny_evalmuse-sample.py data/evalmuse_sample/test/images \
+    python tools/infer.py configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py data/evalmuse_sample/test/images \
         --out-dir results/infer [--checkpoint C] [--tta] [--score-thr 0.3]
 Writes results.json (per image: score, regions, mask area) and one PNG overlay per image.
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8] tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
-# Example: GPUS=8 tools/slurm_test.sh gpu codino-test configs/codetr/co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py work_dirs/codino/epoch_12.pth --tta
+# Example: GPUS=8 tools/slurm_test.sh gpu codino-test configs/codetr/co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py work_dirs/codino/epoch_12.pth --tta
 set -x
 PARTITION=$1
 JOB_NAME=$2

@@ -25,15 +25,15 @@ model = dict(
     type='StructureAssessor',
     regressor=dict(
         config='configs/loda/'
-        'loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.py',
+        'loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.py',
         checkpoint='checkpoints/'
-        'loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.pth'),
+        'loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.pth'),
     detectors=[
         dict(
             config='configs/codetr/'
-            'co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py',
+            'co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py',
             checkpoint='checkpoints/'
-            'co-dino_swin-l_lsj-1280_12e_evalmuse-structure.pth',
+            'co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.pth',
             score_thr=0.3),
     ],
     # 'union' is the winner's choice; with several detectors 'wbf' or
@@ -68,6 +68,7 @@ val_evaluator = [
 test_evaluator = val_evaluator
 
 # tools/test.py --tta: every member under its own config's tta_model /
-# tta_pipeline (Co-DINO: flips x scales with mask voting; LoDa: crops).
-tta_model = dict(type='StructureAssessorTTA')
+# tta_pipeline (Co-DINO: flips x scales with mask voting; LoDa: flips of
+# the centre crop).
+tta_model = dict(type='build_assessor_with_member_tta')
 tta_pipeline = test_pipeline

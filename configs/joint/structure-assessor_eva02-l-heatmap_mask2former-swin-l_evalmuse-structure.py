@@ -2,7 +2,7 @@
 # segmentor (mmseg, its own TTA under --tta); tier 2, Mask2Former Swin-L instances with
 # score >= 0.3; the tiers' regions OR-ed (fusion 'union'). The structure score comes from
 # the segmentor's score head; to score with LoDa instead add
-#   regressor=dict(config='configs/loda/loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.py',
+#   regressor=dict(config='configs/loda/loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.py',
 #                  checkpoint=...)
 # Other fusion rules: 'gated' keeps only the instances the heatmap supports (mean heatmap
 # under the mask >= gate_thr), 'vote' thresholds the weighted mean of heatmap and

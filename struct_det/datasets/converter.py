@@ -23,13 +23,14 @@ import logging
 import math
 import os
 import os.path as osp
-import tempfile
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
+from ..utils.atomic_io import atomic_write
 from .rasterize import RegionError, consensus_instances, parse_bbox_info
 
 logger = logging.getLogger(__name__)
@@ -188,13 +189,17 @@ def _check_identity(key: Any, record: Any, top_dups: set,
     if key in top_dups:
         raise EvalMuseFormatError(
             f'record {key!r}: the key occurs more than once in the info '
-            'file', key=key, problem='duplicate_key')
+            'file',
+            key=key,
+            problem='duplicate_key')
     if dup_objects:  # walk records only if the parser saw repeats
         fields = _nested_duplicates(record, dup_objects)
         if fields:
             raise EvalMuseFormatError(
                 f'record {key!r}: repeated field(s) {sorted(set(fields))} '
-                'inside the record', key=key, problem='duplicate_key')
+                'inside the record',
+                key=key,
+                problem='duplicate_key')
 
 
 def _convert_record(key: str, record: Any, labeled: bool, img_dir: str,
@@ -220,8 +225,9 @@ def _convert_record(key: str, record: Any, labeled: bool, img_dir: str,
                    'missing field(s) ' + ', '.join(f'"{f}"' for f in missing))
     prompt = record['prompt_en']
     if not isinstance(prompt, str):
-        raise fail('malformed', '"prompt_en" must be a string, got '
-                   f'{type(prompt).__name__}')
+        raise fail(
+            'malformed', '"prompt_en" must be a string, got '
+            f'{type(prompt).__name__}')
 
     parsed = None
     if labeled:
@@ -262,33 +268,25 @@ def _convert_record(key: str, record: Any, labeled: bool, img_dir: str,
     image['prompt'] = prompt
     if labeled:
         image['annotator_regions'] = record['bbox_info']
-        instances = consensus_instances(parsed, height, width,
-                                        min_annotators)
+        instances = consensus_instances(parsed, height, width, min_annotators)
     return image, instances
 
 
-class _NoProgress:
-
-    def update(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return _NoProgress()
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional at run time
-        return _NoProgress()
-    # leave=False: an error message is not buried under a half-drawn bar
-    return tqdm(total=total, desc=desc, unit='img', dynamic_ncols=True,
-                leave=False)
+    """A tqdm bar on stderr; ``disable`` makes it a silent no-op."""
+    # mmengine's ProgressBar has no quiet mode, no title and stays on screen.
+    # leave=False: an error message is not buried under a half-drawn bar.
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit='img',
+        dynamic_ncols=True,
+        leave=False,
+        disable=not enabled)
 
 
-def _format_summary(skipped: Dict[str, List[str]], total: int,
+def _format_summary(skipped: Dict[str, List[str]],
+                    total: int,
                     max_keys: int = 5) -> str:
     num = sum(len(v) for v in skipped.values())
     parts = []
@@ -337,8 +335,10 @@ def convert_evalmuse_structure(
             ``skip_invalid``) naming its key and problem, or for an
             unreadable info file / image directory.
     """
-    if isinstance(min_annotators, bool) or not isinstance(
-            min_annotators, (int, np.integer)) or min_annotators < 1:
+    if isinstance(
+            min_annotators,
+            bool) or not isinstance(min_annotators,
+                                    (int, np.integer)) or min_annotators < 1:
         raise ValueError(
             f'min_annotators must be an integer >= 1, got {min_annotators!r}')
     if val_ratio is not None:
@@ -382,7 +382,8 @@ def convert_evalmuse_structure(
                     raise EvalMuseFormatError(
                         f'{where}{e} [{e.problem}; skip such records with '
                         '--skip-invalid / skip_invalid=True]',
-                        key=e.key, problem=e.problem) from None
+                        key=e.key,
+                        problem=e.problem) from None
                 skipped.setdefault(e.problem, []).append(str(e.key))
                 continue
             image['id'] = len(images) + 1
@@ -433,7 +434,8 @@ def _check_split_args(val_ratio: Any, seed: Any) -> None:
         raise ValueError(f'seed must be an integer, got {seed!r}')
 
 
-def split_coco(coco: Coco, val_ratio: float,
+def split_coco(coco: Coco,
+               val_ratio: float,
                seed: int = 0) -> Tuple[Coco, Coco]:
     """Split a COCO dict into disjoint train/val dicts deterministically.
 
@@ -456,8 +458,7 @@ def split_coco(coco: Coco, val_ratio: float,
     if len(images) < 2:
         raise ValueError(
             f'cannot split {len(images)} image(s) into train and val')
-    num_val = min(max(int(round(len(images) * val_ratio)), 1),
-                  len(images) - 1)
+    num_val = min(max(int(round(len(images) * val_ratio)), 1), len(images) - 1)
 
     def rank(img: dict) -> bytes:
         return hashlib.sha256(
@@ -476,56 +477,54 @@ def split_coco(coco: Coco, val_ratio: float,
         info = dict(coco.get('info', {}))
         info.update(split=split, val_ratio=float(val_ratio), seed=int(seed))
         outputs.append({
-            'info': info,
-            'images': split_images,
+            'info':
+            info,
+            'images':
+            split_images,
             'annotations':
             [a for a in coco['annotations'] if a['image_id'] in ids],
-            'categories': coco['categories'],
+            'categories':
+            coco['categories'],
         })
     return outputs[0], outputs[1]
 
 
-def _write_temp(coco: Coco, path: str) -> str:
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(coco, f, ensure_ascii=False, allow_nan=False,
-                      separators=(',', ':'))
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates 0600 files; give the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
+def _dump_json(coco: Coco, f: IO[str]) -> None:
+    json.dump(
+        coco, f, ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+    f.flush()
+    os.fsync(f.fileno())
+    # The temporary file is created 0600; give the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(f.fileno(), 0o666 & ~umask)
 
 
 def dump_cocos(outputs: Mapping) -> None:
     """Write several COCO files so that either all or none appear.
 
-    Each file is first written to a temporary file next to its target and
-    renamed into place only after all were written successfully.
+    Each file is written through :func:`struct_det.utils.atomic_write` to a
+    temporary file next to its target. The writes nest, so every file is
+    complete before the first one is renamed into place, and an error
+    removes all temporary files; the renames follow the order of
+    ``outputs``.
 
     Args:
         outputs (Mapping[str, dict]): ``{path: coco}``.
     """
-    temps: List[Tuple[str, str]] = []
-    try:
-        for path, coco in outputs.items():
-            temps.append((_write_temp(coco, os.fspath(path)),
-                          os.fspath(path)))
-    except BaseException:
-        for tmp, _ in temps:
-            os.unlink(tmp)
-        raise
-    for tmp, path in temps:
-        os.replace(tmp, path)
+    # Innermost write is renamed first: nest from the last output inwards.
+    items = [(os.fspath(path), coco)
+             for path, coco in reversed(list(outputs.items()))]
+
+    def write_from(i: int, f: Optional[IO[str]] = None) -> None:
+        # Write item i - 1 to f, then items i.. inside that write: item
+        # i - 1 is renamed only once all later items are in place.
+        if f is not None:
+            _dump_json(items[i - 1][1], f)
+        if i < len(items):
+            atomic_write(items[i][0], lambda g: write_from(i + 1, g), 'w')
+
+    write_from(0)
 
 
 def dump_coco(coco: Coco, path: Union[str, os.PathLike]) -> None:

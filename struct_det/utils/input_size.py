@@ -1,19 +1,23 @@
 """A config's network input size, and the same config at a smaller one.
 
-Real-size configs pad, crop and resize to fixed sizes (LSJ at 1024/1280 px, LoDa crops of
-224/518 px). :func:`shrink_input_size` scales every one of those sizes by one factor so that
-the largest becomes a requested size, leaving the architecture alone: the same layers and
-parameters run on smaller images (a CPU smoke run, a memory probe). What it touches:
+Real-size configs pad, crop and resize to fixed sizes (LSJ at 1024/1280 px,
+LoDa crops of 224/518 px). :func:`shrink_input_size` scales every one of those
+sizes by one factor so that the largest becomes a requested size, leaving the
+architecture alone: the same layers and parameters run on smaller images (a
+CPU smoke run, a memory probe). What it touches:
 
-* transforms anywhere in the config (dataloader pipelines, ``tta_pipeline`` and the other
-  top-level pipelines, ``TestTimeAug`` branches): ``Resize``/``RandomResize``/
-  ``RandomChoiceResize`` scales, ``PillowResize`` sizes, absolute ``RandomCrop``/
-  ``SeededRandomCrop``/``GridCrop``/``CenterCrop`` crop sizes, ``Pad`` sizes;
-* batch augments and preprocessors that pad to a fixed size (``BatchFixedSizePad``,
-  mmseg's ``SegDataPreProcessor.size``) and mmseg's sliding-window ``crop_size``/``stride``;
-* timm ViTs (a ``model_name`` with ``patch<N>``): sizes become multiples of the patch size
-  and the ViT is built with ``dynamic_img_size=True``, so its position embedding keeps its
-  trained grid (e.g. DINOv2's 37x37 at 518) and is interpolated to the smaller one.
+* transforms anywhere in the config (dataloader pipelines, ``tta_pipeline``
+  and the other top-level pipelines, ``TestTimeAug`` branches):
+  ``Resize``/``RandomResize``/``RandomChoiceResize`` scales, ``PillowResize``
+  sizes, absolute ``RandomCrop``/``SeededRandomCrop``/``GridCrop``/
+  ``CenterCrop`` crop sizes, ``Pad`` sizes;
+* batch augments and preprocessors that pad to a fixed size
+  (``BatchFixedSizePad``, mmseg's ``SegDataPreProcessor.size``) and mmseg's
+  sliding-window ``crop_size``/``stride``;
+* timm ViTs (a ``model_name`` with ``patch<N>``): sizes become multiples of
+  the patch size and the ViT is built with ``dynamic_img_size=True``, so its
+  position embedding keeps its trained grid (e.g. DINOv2's 37x37 at 518) and
+  is interpolated to the smaller one.
 
 Sizes of 10,000 and more are the "unbounded" side of a short-side resize
 (``scale=(100000, 384)``) and stay as they are.
@@ -37,10 +41,10 @@ _SIZE_KEYS = {
     'BatchFixedSizePad': ('size', ),
     'SegDataPreProcessor': ('size', ),
 }
-# The sizes the network sees (crops and pads: every size key but the resizes'), the
-# reference that --input-size replaces.
-_RESIZE_TYPES = ('Resize', 'RandomResize', 'RandomChoiceResize', 'FixScaleResize',
-                 'PillowResize')
+# The sizes the network sees (crops and pads: every size key but the
+# resizes'), the reference that --input-size replaces.
+_RESIZE_TYPES = ('Resize', 'RandomResize', 'RandomChoiceResize',
+                 'FixScaleResize', 'PillowResize')
 _INPUT_SIZE_KEYS = {
     name: keys
     for name, keys in _SIZE_KEYS.items() if name not in _RESIZE_TYPES
@@ -59,7 +63,7 @@ def _type_name(node: dict) -> str:
 
 def _walk(node: Any) -> Iterator[dict]:
     """Every dict inside a config (lists, tuples and dicts looked through)."""
-    # an mmengine Config keeps its dict in _cfg_dict (a Config is no dict itself)
+    # An mmengine Config keeps its dict in _cfg_dict (a Config is no dict).
     node = getattr(node, '_cfg_dict', node)
     if isinstance(node, dict):
         yield node
@@ -75,10 +79,11 @@ def _size_fields(cfg: Any, table: dict) -> Iterator[Tuple[dict, str]]:
     for node in _walk(cfg):
         name = _type_name(node)
         keys = list(table.get(name, ()))
-        if name == 'RandomCrop' and node.get('crop_type', 'absolute') in _RELATIVE_CROPS:
+        if name == 'RandomCrop' and node.get('crop_type',
+                                             'absolute') in _RELATIVE_CROPS:
             keys = []
-        # mmseg's sliding-window inference (a segmentor's test_cfg): the window is an
-        # input size, its stride follows from it
+        # mmseg's sliding-window inference (a segmentor's test_cfg): the
+        # window is an input size, its stride follows from it.
         if node.get('mode') == 'slide':
             keys += ['crop_size'] + (['stride'] if table is _SIZE_KEYS else [])
         for key in keys:
@@ -107,30 +112,39 @@ def _model(cfg: Any) -> Any:
 
 
 def config_input_size(cfg: Any) -> Optional[int]:
-    """The largest fixed size a config feeds its network (pad, crop or batch pad).
+    """The largest fixed size a config feeds its network.
 
-    Only what runs counts: the model and the dataloaders' and TTA pipelines.
-
-    Configs without any fixed pad or crop (e.g. Mask2Former's test pipeline only resizes)
-    fall back to their largest bounded resize scale.
+    That is a pad, crop or batch pad size. Only what runs counts: the model
+    and the dataloaders' and TTA pipelines. Configs without any fixed pad or
+    crop (e.g. Mask2Former's test pipeline only resizes) fall back to their
+    largest bounded resize scale.
 
     Args:
-        cfg: an mmengine ``Config`` (or any nested dict/list).
+        cfg (Config | dict | list): An mmengine ``Config`` (or any nested
+            dict or list).
 
     Returns:
-        int or None: the size in pixels; None when the config fixes no size at all
-        (e.g. a joint model whose members bring their own pipelines).
+        int, optional: The size in pixels; None when the config fixes no
+        size at all (e.g. a joint model whose members bring their own
+        pipelines).
     """
     root = getattr(cfg, '_cfg_dict', cfg)
-    # what runs: the model, the dataloaders and the TTA pipeline (a joint config inherits
-    # top-level pipelines it never uses)
-    used = [root.get(key) for key in ('model', 'train_dataloader', 'val_dataloader',
-                                      'test_dataloader', 'tta_pipeline')]
-    sizes = [n for node, key in _size_fields(used, _INPUT_SIZE_KEYS)
-             for n in _numbers(node[key]) if n < UNBOUNDED]
+    # What runs: the model, the dataloaders and the TTA pipeline (a joint
+    # config inherits top-level pipelines it never uses).
+    used = [
+        root.get(key)
+        for key in ('model', 'train_dataloader', 'val_dataloader',
+                    'test_dataloader', 'tta_pipeline')
+    ]
+    sizes = [
+        n for node, key in _size_fields(used, _INPUT_SIZE_KEYS)
+        for n in _numbers(node[key]) if n < UNBOUNDED
+    ]
     if not sizes:
-        sizes = [n for node, key in _size_fields(used, _SIZE_KEYS)
-                 for n in _numbers(node[key]) if n < UNBOUNDED]
+        sizes = [
+            n for node, key in _size_fields(used, _SIZE_KEYS)
+            for n in _numbers(node[key]) if n < UNBOUNDED
+        ]
     return int(max(sizes)) if sizes else None
 
 
@@ -138,33 +152,37 @@ def size_divisor(cfg: Any) -> int:
     """The multiple every shrunk size keeps: a timm ViT's patch size, else 32.
 
     Args:
-        cfg: the config (its ``model`` is searched for timm ``model_name`` entries).
+        cfg (Config | dict): The config (its ``model`` is searched for timm
+            ``model_name`` entries).
 
     Returns:
-        int: the divisor.
+        int: The divisor (the least common multiple of the patch sizes).
     """
-    patches = [int(m.group(1)) for node in _walk(_model(cfg))
-               if isinstance(node.get('model_name'), str)
-               for m in [_PATCH.search(node['model_name'])] if m]
+    patches = [
+        int(m.group(1)) for node in _walk(_model(cfg))
+        if isinstance(node.get('model_name'), str)
+        for m in [_PATCH.search(node['model_name'])] if m
+    ]
     if not patches:
         return DEFAULT_DIVISOR
     return math.lcm(*patches)
 
 
 def min_input_size(cfg: Any) -> Optional[int]:
-    """The smallest input a two-stage DETR (DINO, Co-DINO) can still select its queries from.
+    """The smallest input a two-stage DETR can select its queries from.
 
-    A two-stage DETR takes its ``num_queries`` top-scoring encoder tokens as the decoder's
-    queries, so the encoder must have at least that many: the tokens of its
-    ``num_feature_levels`` maps, at strides 4, 8, ... from the backbone's first output
-    (ResNet/Swin stage ``i`` is stride ``4 * 2**i``), on a square input.
+    A two-stage DETR (DINO, Co-DINO) takes its ``num_queries`` top-scoring
+    encoder tokens as the decoder's queries, so the encoder must have at
+    least that many: the tokens of its ``num_feature_levels`` maps, at
+    strides 4, 8, ... from the backbone's first output (ResNet/Swin stage
+    ``i`` is stride ``4 * 2**i``), on a square input.
 
     Args:
-        cfg: the config.
+        cfg (Config | dict): The config.
 
     Returns:
-        int or None: the smallest multiple of :func:`size_divisor` that has enough tokens;
-        None for other models.
+        int, optional: The smallest multiple of :func:`size_divisor` that has
+        enough tokens; None for other models.
     """
     model = _model(cfg)
     queries, levels = model.get('num_queries'), model.get('num_feature_levels')
@@ -181,33 +199,35 @@ def min_input_size(cfg: Any) -> Optional[int]:
 
 
 def shrink_input_size(cfg: Any, input_size: int) -> Optional[Tuple[int, int]]:
-    """Scales every fixed input size of a config so that the largest is ``input_size``.
+    """Scale a config's fixed input sizes; the largest becomes ``input_size``.
 
-    Sizes are scaled by ``input_size / config_input_size(cfg)`` and rounded down to
-    multiples of :func:`size_divisor` (never below one divisor). Nothing changes when the
-    config's size is already at most ``input_size``.
+    Sizes are scaled by ``input_size / config_input_size(cfg)`` and rounded
+    down to multiples of :func:`size_divisor` (never below one divisor).
+    Nothing changes when the config's size is already at most ``input_size``.
 
     Args:
-        cfg: the config, changed in place.
-        input_size: the wanted largest input size in pixels.
+        cfg (Config | dict): The config, changed in place.
+        input_size (int): The wanted largest input size in pixels.
 
     Returns:
-        tuple or None: ``(original size, new size)`` when the config was shrunk, else None.
+        tuple[int, int], optional: ``(original size, new size)`` when the
+        config was shrunk, else None.
 
     Raises:
-        ValueError: ``input_size`` is smaller than the divisor the model needs, or than
-            :func:`min_input_size`.
+        ValueError: When ``input_size`` is smaller than the divisor the model
+            needs, or than :func:`min_input_size`.
     """
     divisor = size_divisor(cfg)
     if input_size < divisor:
-        raise ValueError(f'--input-size {input_size} is below {divisor}, the multiple this '
-                         'model needs (its patch size or the detector stride)')
+        raise ValueError(
+            f'--input-size {input_size} is below {divisor}, the multiple this '
+            'model needs (its patch size or the detector stride)')
     smallest = min_input_size(cfg)
     if smallest is not None and input_size < smallest:
         raise ValueError(
-            f'--input-size {input_size} is below {smallest}: this two-stage DETR selects '
-            f'{_model(cfg)["num_queries"]} queries from its encoder tokens, and a smaller '
-            'input has fewer tokens than that')
+            f'--input-size {input_size} is below {smallest}: this two-stage '
+            f'DETR selects {_model(cfg)["num_queries"]} queries from its '
+            'encoder tokens, and a smaller input has fewer tokens than that')
     original = config_input_size(cfg)
     if original is None or original <= input_size:
         return None
@@ -220,11 +240,13 @@ def shrink_input_size(cfg: Any, input_size: int) -> Optional[Tuple[int, int]]:
 
     done = set()
     for node, key in list(_size_fields(cfg, _SIZE_KEYS)):
-        # a pipeline may be one object referenced from several places: scale it once
+        # A pipeline may be one object referenced from several places: scale
+        # it once.
         if (id(node), key) not in done:
             done.add((id(node), key))
             node[key] = _map_numbers(node[key], scale)
     for node in _walk(_model(cfg)):
-        if isinstance(node.get('model_name'), str) and _PATCH.search(node['model_name']):
+        if isinstance(node.get('model_name'), str) and _PATCH.search(
+                node['model_name']):
             node['dynamic_img_size'] = True
     return original, scale(original)

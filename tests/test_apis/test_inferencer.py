@@ -84,3 +84,15 @@ def test_infer_cli_writes_json_and_overlays(repo_root, images, tmp_path):
     assert all(r['score_thr'] == 0.5 and 'mask_area' in r for r in results)
     assert all(osp.isfile(r['overlay']) for r in results)
     assert 'corrupt.jpg' in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('tta', [False, True])
+def test_pipeline_keeps_to_float32_of_the_mask2former_config(repo_root, tta):
+    inferencer = StructureInferencer(osp.join(repo_root, DETECTOR), tta=tta)
+    load = inferencer.pipeline.transforms[0]
+    assert type(load).__name__ == 'LoadImageFromNDArray'
+    assert load.to_float32
+    names = [type(t).__name__ for t in inferencer.pipeline.transforms]
+    assert 'LoadAnnotations' not in names
+    loaded = load(dict(img=np.zeros((8, 8, 3), np.uint8)))
+    assert loaded['img'].dtype == np.float32

@@ -8,16 +8,16 @@ from mmdet.registry import OPTIM_WRAPPERS
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CODINO = 'configs/codetr/co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py'
-LODA = 'configs/loda/loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.py'
+CODINO = 'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py'
+LODA = 'configs/loda/loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.py'
 # checkpointed + AMP variant -> (plain config, where its with_cp switch is)
 CHECKPOINTED = {
-    'configs/codetr/co-dino_swin-l_lsj-1280_cp-amp-12e_evalmuse-structure.py':
+    'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-cp-amp-12e_evalmuse-structure.py':
     (CODINO, ('model', 'backbone', 'with_cp')),
-    'configs/loda/loda_dinov2-l14-reg4_8xb8-cp-amp-10e-518_evalmuse-structure.py':
+    'configs/loda/loda_dinov2-l14-reg4-518_8xb8-cp-amp-10e_evalmuse-structure.py':
     (LODA, ('model', 'with_cp')),
 }
-FSDP = 'configs/codetr/co-dino_swin-l_lsj-1280_fsdp-12e_evalmuse-structure.py'
+FSDP = 'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-fsdp-12e_evalmuse-structure.py'
 
 
 def _cfg(path):

@@ -14,8 +14,9 @@ from PIL import Image
 
 from struct_det.datasets.converter import (EvalMuseFormatError,
                                            convert_evalmuse_structure,
-                                           dump_coco, read_image_size,
-                                           split_coco, split_output_paths)
+                                           dump_coco, dump_cocos,
+                                           read_image_size, split_coco,
+                                           split_output_paths)
 from struct_det.datasets.rasterize import consensus_mask
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -39,12 +40,18 @@ def good_records():
     return {
         # 64 wide, 48 high: a non-square image
         KEY_A: {
-            'prompt_en': 'a hand',
-            'mos': 2.3333333333333335,
-            'bbox_info': [[rect(10, 10, 30, 20)],
-                          [rect(30, 25, 8, 5)],  # reversed corners
-                          [{'bbox_type': 2,
-                            'bbox': [[40, 30], [60, 30], [60, 45]]}]],
+            'prompt_en':
+            'a hand',
+            'mos':
+            2.3333333333333335,
+            'bbox_info': [
+                [rect(10, 10, 30, 20)],
+                [rect(30, 25, 8, 5)],  # reversed corners
+                [{
+                    'bbox_type': 2,
+                    'bbox': [[40, 30], [60, 30], [60, 45]]
+                }]
+            ],
         },
         KEY_B: {
             'prompt_en': 'a face',
@@ -103,8 +110,10 @@ def test_converts_labelled_records(data):
     assert ann['iscrowd'] == 0 and ann['id'] == 1
     assert ann['bbox'] == [10, 10, 20, 10] and ann['area'] == 200
     seg = ann['segmentation']
-    decoded = mask_utils.decode({'size': seg['size'],
-                                 'counts': seg['counts'].encode()})
+    decoded = mask_utils.decode({
+        'size': seg['size'],
+        'counts': seg['counts'].encode()
+    })
     assert decoded.shape == (48, 64)
     expected = consensus_mask(good_records()[KEY_A]['bbox_info'], 48, 64)
     np.testing.assert_array_equal(decoded, expected)
@@ -116,8 +125,8 @@ def test_min_annotators(data):
     info = write(good_records())
     k1 = convert(info, img_dir, min_annotators=1)
     # K = 1: the union of both rectangles and the separate polygon
-    assert sorted(a['bbox'] for a in k1['annotations']) == [
-        [8, 5, 22, 20], [40, 30, 21, 16]]
+    assert sorted(a['bbox'] for a in k1['annotations']) == [[8, 5, 22, 20],
+                                                            [40, 30, 21, 16]]
     assert convert(info, img_dir, min_annotators=3)['annotations'] == []
     with pytest.raises(ValueError, match='min_annotators'):
         convert(info, img_dir, min_annotators=0)
@@ -162,7 +171,7 @@ def test_size_read_from_header_only(data, monkeypatch):
     monkeypatch.setattr(Image.Image, 'load', no_decode)
     coco = convert(write(good_records()), img_dir)
     assert [(i['width'], i['height']) for i in coco['images']] == [(64, 48),
-                                                                  (40, 24)]
+                                                                   (40, 24)]
 
 
 def test_exif_rotation_swaps_size(tmp_path):
@@ -191,28 +200,31 @@ def _mutate(records, key, field, value):
 
 
 BAD_CASES = {
-    'missing mos': (lambda r: r[KEY_A].pop('mos') and r, 'missing_field',
-                    '"mos"'),
+    'missing mos':
+    (lambda r: r[KEY_A].pop('mos') and r, 'missing_field', '"mos"'),
     'missing bbox_info': (lambda r: r[KEY_A].pop('bbox_info') and r,
                           'missing_field', '"bbox_info"'),
     'missing prompt': (lambda r: r[KEY_A].pop('prompt_en') and r,
                        'missing_field', '"prompt_en"'),
-    'string coordinate': (lambda r: _mutate(
-        r, KEY_A, 'bbox_info', [[rect(1, 2, 'x', 4)]]), 'bad_coordinate',
-                          "'x'"),
-    'null coordinate': (lambda r: _mutate(r, KEY_A, 'bbox_info',
-                                          [[rect(1, 2, None, 4)]]),
-                        'bad_coordinate', 'None'),
-    'nan coordinate': (lambda r: _mutate(
-        r, KEY_A, 'bbox_info',
-        [[{'bbox_type': 2, 'bbox': [[0, 0], [float('nan'), 1], [3, 3]]}]]),
-                       'bad_coordinate', 'nan'),
-    'inf coordinate': (lambda r: _mutate(
-        r, KEY_A, 'bbox_info', [[rect(1, 2, float('inf'), 4)]]),
-                       'bad_coordinate', 'inf'),
-    'unknown bbox_type': (lambda r: _mutate(
-        r, KEY_A, 'bbox_info', [[{'bbox_type': 3, 'bbox': []}]]),
-                          'unknown_bbox_type', 'bbox_type 3'),
+    'string coordinate':
+    (lambda r: _mutate(r, KEY_A, 'bbox_info', [[rect(1, 2, 'x', 4)]]),
+     'bad_coordinate', "'x'"),
+    'null coordinate':
+    (lambda r: _mutate(r, KEY_A, 'bbox_info', [[rect(1, 2, None, 4)]]),
+     'bad_coordinate', 'None'),
+    'nan coordinate': (lambda r: _mutate(r, KEY_A, 'bbox_info', [[{
+        'bbox_type':
+        2,
+        'bbox': [[0, 0], [float('nan'), 1], [3, 3]]
+    }]]), 'bad_coordinate', 'nan'),
+    'inf coordinate':
+    (lambda r: _mutate(r, KEY_A, 'bbox_info', [[rect(1, 2, float('inf'), 4)]]),
+     'bad_coordinate', 'inf'),
+    'unknown bbox_type': (
+        lambda r: _mutate(r, KEY_A, 'bbox_info', [[{
+            'bbox_type': 3,
+            'bbox': []
+        }]]), 'unknown_bbox_type', 'bbox_type 3'),
     'mos too low': (lambda r: _mutate(r, KEY_A, 'mos', 0.5), 'bad_mos',
                     'outside [1, 5]'),
     'mos too high': (lambda r: _mutate(r, KEY_A, 'mos', 5.5), 'bad_mos',
@@ -228,17 +240,21 @@ BAD_CASES = {
     }, 'malformed', 'expected a dict'),
     'bbox_info not a list': (lambda r: _mutate(r, KEY_A, 'bbox_info', {}),
                              'malformed', 'bbox_info'),
-    'annotator not a list': (lambda r: _mutate(r, KEY_A, 'bbox_info',
-                                               [[], 7]), 'malformed',
-                             'annotator 1'),
-    'rectangle with 3 corners': (lambda r: _mutate(
-        r, KEY_A, 'bbox_info',
-        [[{'bbox_type': 1, 'bbox': [{'x': 1, 'y': 1}] * 3}]]), 'malformed',
-                                 'exactly 2'),
+    'annotator not a list': (lambda r: _mutate(r, KEY_A, 'bbox_info', [[], 7]),
+                             'malformed', 'annotator 1'),
+    'rectangle with 3 corners': (lambda r: _mutate(r, KEY_A, 'bbox_info', [[{
+        'bbox_type':
+        1,
+        'bbox': [{
+            'x': 1,
+            'y': 1
+        }] * 3
+    }]]), 'malformed', 'exactly 2'),
     'prompt not a string': (lambda r: _mutate(r, KEY_A, 'prompt_en', 3),
                             'malformed', 'prompt_en'),
-    'key is a path': (lambda r: {**r, '../evil': r[KEY_A]}, 'bad_key',
-                      'evil'),
+    'key is a path': (lambda r: {
+        **r, '../evil': r[KEY_A]
+    }, 'bad_key', 'evil'),
 }
 
 
@@ -328,8 +344,14 @@ def test_skip_invalid_summarises(data, caplog):
     records = good_records()
     records['c' * 32] = {'prompt_en': 'x', 'mos': 9, 'bbox_info': []}
     records['d' * 32] = {'prompt_en': 'x', 'mos': 3, 'bbox_info': []}
-    records['e' * 32] = {'prompt_en': 'x', 'mos': 3,
-                         'bbox_info': [[{'bbox_type': 7, 'bbox': []}]]}
+    records['e' * 32] = {
+        'prompt_en': 'x',
+        'mos': 3,
+        'bbox_info': [[{
+            'bbox_type': 7,
+            'bbox': []
+        }]]
+    }
     records[KEY_B]['mos'] = 0  # bad mos
     with caplog.at_level(logging.WARNING):
         coco = convert(write(records), img_dir, skip_invalid=True)
@@ -348,8 +370,10 @@ def test_skip_invalid_summarises(data, caplog):
 def test_skip_invalid_with_nothing_left_fails(data):
     _, img_dir, write = data
     with pytest.raises(EvalMuseFormatError, match='no valid records'):
-        convert(write({'c' * 32: {'prompt_en': 'x'}}), img_dir,
-                skip_invalid=True)
+        convert(
+            write({'c' * 32: {
+                'prompt_en': 'x'
+            }}), img_dir, skip_invalid=True)
 
 
 # ----------------------------------------------------------------- split
@@ -362,8 +386,11 @@ def many(tmp_path):
     for i in range(20):
         key = f'{i:032x}'
         os.link(img_dir / 'template.jpg', img_dir / f'{key}.jpg')
-        records[key] = {'prompt_en': str(i), 'mos': 1 + i % 5,
-                        'bbox_info': [[rect(0, 0, 8, 8)]] * (i % 3)}
+        records[key] = {
+            'prompt_en': str(i),
+            'mos': 1 + i % 5,
+            'bbox_info': [[rect(0, 0, 8, 8)]] * (i % 3)
+        }
     return records, str(img_dir)
 
 
@@ -378,8 +405,7 @@ def test_split_is_deterministic_and_disjoint(many):
     # ids match the unsplit conversion; annotations follow their images
     by_name = {i['file_name']: i['id'] for i in full['images']}
     for part in (train, val):
-        assert all(by_name[i['file_name']] == i['id']
-                   for i in part['images'])
+        assert all(by_name[i['file_name']] == i['id'] for i in part['images'])
         ids = {i['id'] for i in part['images']}
         assert all(a['image_id'] in ids for a in part['annotations'])
         assert part['info']['split'] in ('train', 'val')
@@ -425,6 +451,23 @@ def test_dump_coco_is_atomic(tmp_path):
     assert os.listdir(tmp_path) == ['sub']
 
 
+def test_dump_cocos_writes_all_or_none(tmp_path):
+    a, b, c = (str(tmp_path / 'out' / f'{n}.json') for n in 'abc')
+    with pytest.raises((TypeError, ValueError)):
+        dump_cocos({a: {'x': 1}, b: {'x': 2}, c: {'x': object()}})
+    assert os.listdir(tmp_path / 'out') == []
+    dump_cocos({a: {'x': 1}, b: {'x': 2}})
+    assert sorted(os.listdir(tmp_path / 'out')) == ['a.json', 'b.json']
+    assert json.loads(open(b).read()) == {'x': 2}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(a).st_mode & 0o777 == 0o666 & ~umask
+    with pytest.raises(ValueError):
+        dump_cocos({a: {'x': 3}, c: {'x': float('nan')}})
+    assert json.loads(open(a).read()) == {'x': 1}  # the old file is kept
+    assert sorted(os.listdir(tmp_path / 'out')) == ['a.json', 'b.json']
+
+
 # ------------------------------------------------------------------- CLI
 def run_cli_inprocess(argv, monkeypatch):
     monkeypatch.setattr(sys, 'argv', [CLI] + argv)
@@ -442,8 +485,8 @@ def test_cli_split_and_failure(data, monkeypatch, capsys):
         str(out), '--val-ratio', '0.5', '--no-progress'
     ], monkeypatch)
     assert code == 0
-    assert sorted(os.listdir(tmp / 'ann')) == ['evalmuse_train.json',
-                                              'evalmuse_val.json']
+    assert sorted(os.listdir(
+        tmp / 'ann')) == ['evalmuse_train.json', 'evalmuse_val.json']
     train = json.loads((tmp / 'ann' / 'evalmuse_train.json').read_text())
     val = json.loads((tmp / 'ann' / 'evalmuse_val.json').read_text())
     assert len(train['images']) == len(val['images']) == 1
@@ -452,7 +495,8 @@ def test_cli_split_and_failure(data, monkeypatch, capsys):
     records[KEY_B]['mos'] = 7
     bad = tmp / 'bad.json'
     code = run_cli_inprocess([
-        '--info', write(records), '--img-dir', img_dir, '--out',
+        '--info',
+        write(records), '--img-dir', img_dir, '--out',
         str(bad), '--no-progress'
     ], monkeypatch)
     err = capsys.readouterr().err.strip()
@@ -473,7 +517,10 @@ def test_cli_end_to_end_subprocess(data):
         sys.executable, CLI, '--info',
         write(good_records()), '--img-dir', img_dir, '--out',
         str(out), '--min-annotators', '1'
-    ], capture_output=True, text=True, cwd=str(tmp))
+    ],
+                        capture_output=True,
+                        text=True,
+                        cwd=str(tmp))
     assert ok.returncode == 0, ok.stderr
     assert 'EvalMuse -> COCO' in ok.stderr  # progress bar on by default
     from pycocotools.coco import COCO

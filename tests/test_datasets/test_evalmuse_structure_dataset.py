@@ -3,31 +3,40 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from pycocotools import mask as mask_utils
 
 import struct_det  # noqa: F401
-from mmdet.registry import DATASETS
 
 init_default_scope('mmdet')
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                          'scale_factor', 'mos', 'prompt')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor', 'mos', 'prompt')),
 ]
 
 
 def build(root, ann, img='train/images/', **kwargs):
-    return DATASETS.build(dict(type='EvalMuseStructureDataset', data_root=root,
-                               ann_file=f'annotations/{ann}', data_prefix=dict(img=img),
-                               test_mode=True, pipeline=PIPELINE, **kwargs))
+    return DATASETS.build(
+        dict(
+            type='EvalMuseStructureDataset',
+            data_root=root,
+            ann_file=f'annotations/{ann}',
+            data_prefix=dict(img=img),
+            test_mode=True,
+            pipeline=PIPELINE,
+            **kwargs))
 
 
 def test_samples_carry_mos_prompt_and_consensus_masks(sample_data_root):
     dataset = build(sample_data_root, 'evalmuse_val.json')
-    with open(osp.join(sample_data_root, 'annotations', 'evalmuse_val.json')) as f:
+    with open(osp.join(sample_data_root, 'annotations',
+                       'evalmuse_val.json')) as f:
         coco = json.load(f)
     assert dataset.metainfo['classes'] == ('distortion', )
     assert len(dataset) == len(coco['images'])
@@ -45,7 +54,8 @@ def test_samples_carry_mos_prompt_and_consensus_masks(sample_data_root):
         expected = np.zeros((image['height'], image['width']), np.uint8)
         for ann in anns:
             expected |= mask_utils.decode(ann['segmentation'])
-        np.testing.assert_array_equal(masks.any(0) if len(masks) else expected * 0, expected)
+        np.testing.assert_array_equal(
+            masks.any(0) if len(masks) else expected * 0, expected)
         assert (sample.gt_instances.labels == 0).all()
         checked_distorted |= bool(anns)
         checked_clean |= not anns
@@ -60,12 +70,18 @@ def test_unlabeled_split_has_no_mos(sample_data_root):
 
 
 def test_bad_mos_names_the_file_and_image(sample_data_root, tmp_path):
-    with open(osp.join(sample_data_root, 'annotations', 'evalmuse_val.json')) as f:
+    with open(osp.join(sample_data_root, 'annotations',
+                       'evalmuse_val.json')) as f:
         coco = json.load(f)
     coco['images'][0]['mos'] = 'n/a'
     (tmp_path / 'annotations').mkdir()
     (tmp_path / 'annotations' / 'bad.json').write_text(json.dumps(coco))
     with pytest.raises(ValueError, match=coco['images'][0]['file_name']):
-        DATASETS.build(dict(type='EvalMuseStructureDataset', data_root=str(tmp_path),
-                            ann_file='annotations/bad.json', data_prefix=dict(img=''),
-                            test_mode=True, pipeline=[]))
+        DATASETS.build(
+            dict(
+                type='EvalMuseStructureDataset',
+                data_root=str(tmp_path),
+                ann_file='annotations/bad.json',
+                data_prefix=dict(img=''),
+                test_mode=True,
+                pipeline=[]))

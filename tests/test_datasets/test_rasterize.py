@@ -12,12 +12,9 @@ import pytest
 from scipy import ndimage
 
 from struct_det.datasets.rasterize import (Region, RegionError,
-                                           annotator_count_map,
-                                           annotator_mask,
-                                           consensus_instances,
-                                           consensus_mask,
-                                           mask_to_instances,
-                                           parse_bbox_info,
+                                           annotator_count_map, annotator_mask,
+                                           consensus_instances, consensus_mask,
+                                           mask_to_instances, parse_bbox_info,
                                            parse_coordinate, parse_region,
                                            region_mask)
 
@@ -46,16 +43,18 @@ def test_rectangle_is_end_exclusive():
     assert m.sum() == 12 and m[7, 4] == 0 and m[6, 5] == 0
 
 
-@pytest.mark.parametrize('corners', [
-    ((5, 7), (2, 3)),  # bottom-right first
-    ((5, 3), (2, 7)),  # top-right, bottom-left
-    ((2, 7), (5, 3)),  # bottom-left, top-right
-])
+@pytest.mark.parametrize(
+    'corners',
+    [
+        ((5, 7), (2, 3)),  # bottom-right first
+        ((5, 3), (2, 7)),  # top-right, bottom-left
+        ((2, 7), (5, 3)),  # bottom-left, top-right
+    ])
 def test_reversed_rectangle_corners_are_normalised(corners):
     (xa, ya), (xb, yb) = corners
     np.testing.assert_array_equal(
-        region_mask(rect(xa, ya, xb, yb), 10, 10), box_mask(10, 10, 2, 3, 5,
-                                                             7))
+        region_mask(rect(xa, ya, xb, yb), 10, 10),
+        box_mask(10, 10, 2, 3, 5, 7))
 
 
 def test_rectangle_clipped_to_image():
@@ -84,8 +83,11 @@ def test_float_coordinates_round_half_up():
 
 
 @pytest.mark.parametrize('bad', [
-    'a', '3', None, True, False, [1], {'v': 1},
-    float('nan'), float('inf'), -float('inf'), np.nan, 1e30
+    'a', '3', None, True, False, [1], {
+        'v': 1
+    },
+    float('nan'),
+    float('inf'), -float('inf'), np.nan, 1e30
 ])
 def test_bad_coordinates_are_reported(bad):
     with pytest.raises(RegionError) as e:
@@ -101,12 +103,9 @@ def test_bad_coordinates_are_reported(bad):
 # --------------------------------------------------------------- polygons
 def test_polygon_filled_like_fillpoly_with_boundary():
     # A right triangle: row y covers x = 0 .. 4 - y (boundary included).
-    expected = np.array([[1, 1, 1, 1, 1, 0],
-                         [1, 1, 1, 1, 0, 0],
-                         [1, 1, 1, 0, 0, 0],
-                         [1, 1, 0, 0, 0, 0],
-                         [1, 0, 0, 0, 0, 0],
-                         [0, 0, 0, 0, 0, 0]], np.uint8)
+    expected = np.array(
+        [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0],
+         [1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], np.uint8)
     np.testing.assert_array_equal(
         region_mask(poly((0, 0), (4, 0), (0, 4)), 6, 6), expected)
     # A polygon square includes its far edges, unlike the rectangle rule.
@@ -159,15 +158,51 @@ def test_unknown_bbox_type(bbox_type):
 
 @pytest.mark.parametrize('region, text', [
     ([1, 2], 'expected a dict'),
-    ({'bbox': []}, 'bbox_type'),
-    ({'bbox_type': 1}, '"bbox"'),
-    ({'bbox_type': 1, 'bbox': 'x'}, 'must be a list'),
-    ({'bbox_type': 1, 'bbox': [{'x': 1, 'y': 1}]}, 'exactly 2'),
-    ({'bbox_type': 1, 'bbox': [{'x': 1, 'y': 1}] * 3}, 'exactly 2'),
-    ({'bbox_type': 1, 'bbox': [{'x': 1}, {'x': 2, 'y': 2}]}, 'corner 0'),
-    ({'bbox_type': 1, 'bbox': [[1, 1], [2, 2]]}, 'corner 0'),
-    ({'bbox_type': 2, 'bbox': [[1, 1], [2, 2, 2], [3, 1]]}, 'vertex 1'),
-    ({'bbox_type': 2, 'bbox': [[1, 1], 'ab', [3, 1]]}, 'vertex 1'),
+    ({
+        'bbox': []
+    }, 'bbox_type'),
+    ({
+        'bbox_type': 1
+    }, '"bbox"'),
+    ({
+        'bbox_type': 1,
+        'bbox': 'x'
+    }, 'must be a list'),
+    ({
+        'bbox_type': 1,
+        'bbox': [{
+            'x': 1,
+            'y': 1
+        }]
+    }, 'exactly 2'),
+    ({
+        'bbox_type': 1,
+        'bbox': [{
+            'x': 1,
+            'y': 1
+        }] * 3
+    }, 'exactly 2'),
+    ({
+        'bbox_type': 1,
+        'bbox': [{
+            'x': 1
+        }, {
+            'x': 2,
+            'y': 2
+        }]
+    }, 'corner 0'),
+    ({
+        'bbox_type': 1,
+        'bbox': [[1, 1], [2, 2]]
+    }, 'corner 0'),
+    ({
+        'bbox_type': 2,
+        'bbox': [[1, 1], [2, 2, 2], [3, 1]]
+    }, 'vertex 1'),
+    ({
+        'bbox_type': 2,
+        'bbox': [[1, 1], 'ab', [3, 1]]
+    }, 'vertex 1'),
 ])
 def test_malformed_regions(region, text):
     with pytest.raises(RegionError) as e:
@@ -213,8 +248,8 @@ def test_consensus_counts_each_annotator_once():
     np.testing.assert_array_equal(counts, a0.astype(int) + a1)
     np.testing.assert_array_equal(
         consensus_mask(bbox_info, h, w, min_annotators=1), a0 | a1)
-    np.testing.assert_array_equal(
-        consensus_mask(bbox_info, h, w), a0 & a1)  # default K = 2
+    np.testing.assert_array_equal(consensus_mask(bbox_info, h, w),
+                                  a0 & a1)  # default K = 2
     # rows 4,5 and columns 4,5 are the overlap
     assert consensus_mask(bbox_info, h, w).sum() == 4
     assert consensus_mask(bbox_info, h, w, min_annotators=3).sum() == 0
@@ -248,8 +283,8 @@ def _naive_count_map(bbox_info, h, w):
     for regions in bbox_info:
         m = np.zeros((h, w), np.uint8)
         for r in regions:
-            pts = np.array(r['bbox'] if r['bbox_type'] == 2 else
-                           [[p['x'], p['y']] for p in r['bbox']])
+            pts = np.array(r['bbox'] if r['bbox_type'] ==
+                           2 else [[p['x'], p['y']] for p in r['bbox']])
             if r['bbox_type'] == 1:
                 x1, y1 = np.clip(pts.min(0), 0, None)
                 x2, y2 = pts.max(0)
@@ -271,13 +306,14 @@ def test_count_map_matches_full_canvas_reference():
                 if rng.random() < 0.5:
                     x = rng.integers(-10, w + 10, 2)
                     y = rng.integers(-10, h + 10, 2)
-                    regions.append(rect(int(x[0]), int(y[0]), int(x[1]),
-                                        int(y[1])))
+                    regions.append(
+                        rect(int(x[0]), int(y[0]), int(x[1]), int(y[1])))
                 else:
                     n = int(rng.integers(0, 7))
-                    regions.append(poly(*[(int(rng.integers(-10, w + 10)),
-                                           int(rng.integers(-10, h + 10)))
-                                          for _ in range(n)]))
+                    regions.append(
+                        poly(*[(int(rng.integers(-10, w + 10)),
+                                int(rng.integers(-10, h + 10)))
+                               for _ in range(n)]))
             bbox_info.append(regions)
         np.testing.assert_array_equal(
             annotator_count_map(bbox_info, h, w),
@@ -302,8 +338,8 @@ def test_diagonal_touch_is_one_instance():
     m[3:5, 3:5] = 0
     m[4:6, 4:6] = 1  # one pixel gap: two instances
     inst = mask_to_instances(m)
-    assert sorted((d['bbox'], d['area']) for d in inst) == [
-        ([1, 1, 2, 2], 4), ([4, 4, 2, 2], 4)]
+    assert sorted((d['bbox'], d['area']) for d in inst) == [([1, 1, 2, 2], 4),
+                                                            ([4, 4, 2, 2], 4)]
 
 
 def test_instances_of_known_mask():
@@ -311,8 +347,8 @@ def test_instances_of_known_mask():
     m[0:6, 2:4] = 1  # full-height columns: one RLE run across columns
     m[1, 7] = 1
     inst = mask_to_instances(m)
-    assert sorted((d['bbox'], d['area']) for d in inst) == [
-        ([2, 0, 2, 6], 12), ([7, 1, 1, 1], 1)]
+    assert sorted((d['bbox'], d['area']) for d in inst) == [([2, 0, 2, 6], 12),
+                                                            ([7, 1, 1, 1], 1)]
     for d in inst:
         assert d['segmentation']['size'] == [6, 9]
         assert isinstance(d['segmentation']['counts'], str)
@@ -328,8 +364,8 @@ def test_empty_and_full_masks():
     inst = mask_to_instances(np.ones((5, 7), bool))
     assert len(inst) == 1 and inst[0]['bbox'] == [0, 0, 7, 5]
     assert inst[0]['area'] == 35
-    np.testing.assert_array_equal(decode(inst[0]['segmentation']),
-                                  np.ones((5, 7)))
+    np.testing.assert_array_equal(
+        decode(inst[0]['segmentation']), np.ones((5, 7)))
     with pytest.raises(ValueError, match='2-D'):
         mask_to_instances(np.zeros((1, 5, 7)))
 
@@ -354,7 +390,9 @@ def test_instances_union_equals_mask_and_rle_round_trips():
             np.testing.assert_array_equal(dm, labels == lab)
             assert d['area'] == dm.sum()
             assert d['bbox'] == [
-                xs.min(), ys.min(), xs.max() - xs.min() + 1,
+                xs.min(),
+                ys.min(),
+                xs.max() - xs.min() + 1,
                 ys.max() - ys.min() + 1
             ]
             assert not (union & dm).any()
@@ -362,9 +400,49 @@ def test_instances_union_equals_mask_and_rle_round_trips():
         np.testing.assert_array_equal(union, m != 0)
 
 
+def _pycocotools_instances(mask):
+    """Reference: one full-size mask per 8-connected component through
+    ``pycocotools.mask.encode/area/toBbox``."""
+    labels, num = ndimage.label(mask, structure=np.ones((3, 3)))
+    instances = []
+    for i in range(1, num + 1):
+        rle = mask_utils.encode(np.asfortranarray(labels == i, dtype=np.uint8))
+        instances.append({
+            'segmentation': {
+                'size': list(mask.shape),
+                'counts': rle['counts'].decode('ascii')
+            },
+            'bbox': [int(v) for v in mask_utils.toBbox(rle)],
+            'area': int(mask_utils.area(rle)),
+        })
+    return instances
+
+
+def test_rle_equals_pycocotools_and_round_trips():
+    rng = np.random.default_rng(3)
+    for i in range(200):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        m = rng.random((h, w)) < rng.random()
+        if i % 4 == 0:  # the last (bottom-right) pixel in the foreground
+            m[-1, -1] = True
+        elif i % 4 == 1:  # the first one
+            m[0, 0] = True
+        inst = mask_to_instances(m)
+        # same instances; the order is OpenCV's labelling order
+        assert sorted(
+            inst, key=repr) == sorted(
+                _pycocotools_instances(m), key=repr)
+        union = np.zeros((h, w), np.uint8)
+        for d in inst:
+            union |= decode(d['segmentation'])
+        np.testing.assert_array_equal(union, m)
+
+
 def test_consensus_instances_end_to_end():
-    bbox_info = [[rect(10, 10, 30, 20), poly((40, 5), (60, 5), (60, 25))],
-                 [rect(12, 8, 28, 25), rect(35, 0, 64, 30)], []]
+    bbox_info = [[rect(10, 10, 30, 20),
+                  poly((40, 5), (60, 5), (60, 25))],
+                 [rect(12, 8, 28, 25),
+                  rect(35, 0, 64, 30)], []]
     mask = consensus_mask(bbox_info, 32, 64)
     inst = mask_to_instances(mask)
     assert len(inst) == 2
@@ -387,12 +465,12 @@ def test_consensus_instances_equal_full_mask_path():
                 x = rng.integers(-5, w + 5, 2)
                 y = rng.integers(-5, h + 5, 2)
                 if rng.random() < 0.6:
-                    regions.append(rect(int(x[0]), int(y[0]), int(x[1]),
-                                        int(y[1])))
+                    regions.append(
+                        rect(int(x[0]), int(y[0]), int(x[1]), int(y[1])))
                 else:
-                    regions.append(poly((int(x[0]), int(y[0])),
-                                        (int(x[1]), int(y[0])),
-                                        (int(x[1]), int(y[1]))))
+                    regions.append(
+                        poly((int(x[0]), int(y[0])), (int(x[1]), int(y[0])),
+                             (int(x[1]), int(y[1]))))
             bbox_info.append(regions)
         for k in (1, 2, 3):
             fast = consensus_instances(bbox_info, h, w, k)

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from struct_det.datasets import sample_data
 from struct_det.datasets.converter import convert_evalmuse_structure
 from struct_det.datasets.rasterize import consensus_mask, parse_bbox_info
-from struct_det.datasets.sample_data import (generate_sample_dataset,
-                                             make_sample_record)
+from struct_det.testing import sample_data
+from struct_det.testing.sample_data import (generate_sample_dataset,
+                                            make_sample_record)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLI = osp.join(REPO, 'tools', 'misc', 'make_sample_data.py')
@@ -49,13 +49,12 @@ def records():
 def test_layout_and_schema(dataset):
     root, result = dataset
     assert result['generated'] and result['out_dir'] == root
-    assert sorted(os.listdir(root)) == ['.sample_data.json', 'test', 'train',
-                                        'val']
+    assert sorted(
+        os.listdir(root)) == ['.sample_data.json', 'test', 'train', 'val']
     sizes = set()
     for split, num in (('train', 40), ('val', 4), ('test', 3)):
-        assert sorted(os.listdir(osp.join(root, split))) == [
-            'images', f'{split}_info.json'
-        ]
+        assert sorted(os.listdir(osp.join(
+            root, split))) == ['images', f'{split}_info.json']
         with open(osp.join(root, split, f'{split}_info.json')) as f:
             info = json.load(f)
         assert len(info) == num
@@ -79,8 +78,8 @@ def test_layout_and_schema(dataset):
                     assert set(region) == {'bbox_type', 'bbox'}
                     if region['bbox_type'] == 1:
                         assert len(region['bbox']) == 2
-                        assert all(set(p) == {'x', 'y'}
-                                   for p in region['bbox'])
+                        assert all(
+                            set(p) == {'x', 'y'} for p in region['bbox'])
                     else:
                         assert region['bbox_type'] == 2
                         assert all(len(v) == 2 for v in region['bbox'])
@@ -88,8 +87,7 @@ def test_layout_and_schema(dataset):
     # varied sizes, non-square ones in both orientations
     assert len(sizes) >= 4
     assert any(w > h for w, h in sizes) and any(w < h for w, h in sizes)
-    keys = [k for s in ('train', 'val', 'test')
-            for k in result['planted'][s]]
+    keys = [k for s in ('train', 'val', 'test') for k in result['planted'][s]]
     assert len(set(keys)) == len(keys)
 
 
@@ -106,8 +104,8 @@ def test_same_seed_gives_identical_files(dataset, tmp_path):
 def test_images_do_not_depend_on_split_sizes(dataset, tmp_path):
     root, _ = dataset
     few = str(tmp_path / 'few')
-    generate_sample_dataset(few, seed=0, num_train=5, num_val=1, num_test=0,
-                            max_size=192)
+    generate_sample_dataset(
+        few, seed=0, num_train=5, num_val=1, num_test=0, max_size=192)
     small, full = tree_bytes(few), tree_bytes(root)
     imgs = [p for p in small if p.endswith('.jpg')]
     assert len(imgs) == 6
@@ -130,8 +128,9 @@ def test_mos_in_thirds_and_falls_with_distortion(records):
 
 
 def test_annotators_have_realistic_quirks(records):
-    regions = [reg for r in records for a in r.record['bbox_info']
-               for reg in a]
+    regions = [
+        reg for r in records for a in r.record['bbox_info'] for reg in a
+    ]
     rects = [r['bbox'] for r in regions if r['bbox_type'] == 1]
     polys = [r['bbox'] for r in regions if r['bbox_type'] == 2]
     assert len(rects) > 30 and len(polys) > 30
@@ -140,11 +139,14 @@ def test_annotators_have_realistic_quirks(records):
     ]
     assert len(reversed_corners) >= 3
     assert any(len(p) < 3 for p in polys)
-    empty = [a for r in records if r.distortions
-             for a in r.record['bbox_info'] if not a]
+    empty = [
+        a for r in records if r.distortions for a in r.record['bbox_info']
+        if not a
+    ]
     assert empty  # misses
-    false_alarms = [r for r in records if not r.distortions
-                    and any(r.record['bbox_info'])]
+    false_alarms = [
+        r for r in records if not r.distortions and any(r.record['bbox_info'])
+    ]
     assert false_alarms
 
 
@@ -170,8 +172,8 @@ def test_distortions_are_visible(records):
         gray = cv2.cvtColor(r.image, cv2.COLOR_BGR2GRAY).astype(np.float32)
         # judge at the 128 px scale the tiny configs train on
         scale = 128 / max(gray.shape)
-        small = cv2.resize(gray, None, fx=scale, fy=scale,
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         lap = np.abs(cv2.Laplacian(small, cv2.CV_32F))
         for d in r.distortions:
             x1, y1, x2, y2 = (int(v * scale) for v in d.box)
@@ -206,8 +208,10 @@ def test_up_to_date_replace_and_refuse(tmp_path):
     # other settings: replaced as a whole (stale derived files go too)
     assert generate_sample_dataset(root, **{**args, 'seed': 1})['generated']
     assert not osp.exists(osp.join(root, 'annotations'))
-    assert generate_sample_dataset(root, **{**args, 'seed': 1},
-                                   force=True)['generated']
+    assert generate_sample_dataset(
+        root, **{
+            **args, 'seed': 1
+        }, force=True)['generated']
     # a foreign non-empty directory is never touched
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
@@ -232,15 +236,21 @@ def test_crash_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sample_data, 'make_sample_record', flaky)
     with pytest.raises(RuntimeError, match='boom'):
-        generate_sample_dataset(str(tmp_path / 'ds'), num_train=5,
-                                num_val=0, num_test=0, max_size=64)
+        generate_sample_dataset(
+            str(tmp_path / 'ds'),
+            num_train=5,
+            num_val=0,
+            num_test=0,
+            max_size=64)
     assert os.listdir(tmp_path) == []
 
 
 def test_cli(tmp_path, monkeypatch, capsys):
     out = str(tmp_path / 'cli')
-    argv = [CLI, '--out', out, '--seed', '2', '--num-train', '2',
-            '--num-val', '1', '--num-test', '1', '--max-size', '64']
+    argv = [
+        CLI, '--out', out, '--seed', '2', '--num-train', '2', '--num-val', '1',
+        '--num-test', '1', '--max-size', '64'
+    ]
     monkeypatch.setattr(sys, 'argv', argv)
     with pytest.raises(SystemExit) as e:
         runpy.run_path(CLI, run_name='__main__')

@@ -1,4 +1,8 @@
 """SRCC / PLCC against direct scipy computations, and their undefined cases."""
+import json
+import os.path as osp
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -73,7 +77,7 @@ def test_failed_fit_is_nan_with_warning(monkeypatch):
     def failing_fit(*args, **kwargs):
         raise RuntimeError('Optimal parameters not found: maxfev reached')
 
-    monkeypatch.setattr(correlation, 'curve_fit', failing_fit)
+    monkeypatch.setattr(correlation, '_curve_fit_logistic', failing_fit)
     with pytest.warns(RuntimeWarning, match='logistic4 fit failed.*maxfev'):
         assert np.isnan(plcc(gt, pred))
 
@@ -82,3 +86,83 @@ def test_three_images_still_give_srcc():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert srcc([1, 2, 3], [0.1, 0.3, 0.2]) == pytest.approx(0.5)
+
+
+def _random_case(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([4, 5, 7, 20, 100, 999, 2000]))
+    gt = np.round(rng.uniform(1, 5, n) * 3) / 3
+    pred = gt + rng.normal(0, 0.8, n)
+    if seed % 3 == 0:
+        pred = np.round(pred, 1)  # ties on both sides
+    if seed % 5 == 0:
+        gt = rng.integers(1, 6, n)  # integer MOS
+    return gt.tolist(), pred.tolist()
+
+
+def _scipy_numbers(gt, pred):
+    """The released scorer's calls, verbatim."""
+    y, x = np.array(gt), np.array(pred)
+    with warnings.catch_warnings(), np.errstate(over='ignore'):
+        warnings.simplefilter('ignore')
+        popt, _ = optimize.curve_fit(logistic4, x, y, p0=[np.max(y), np.min(y), np.mean(x),
+                                                          np.std(x)], maxfev=int(1e8))
+    return (stats.spearmanr(y, x)[0], stats.pearsonr(y, logistic4(x, *popt))[0],
+            stats.pearsonr(y, x)[0])
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_numbers_are_bit_identical_to_scipy(seed):
+    gt, pred = _random_case(seed)
+    expected = _scipy_numbers(gt, pred)
+    assert (srcc(gt, pred), plcc(gt, pred), plcc(gt, pred, 'none')) == expected
+
+
+def test_rank_average_ties_match_scipy():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 500):
+        for values in (rng.integers(0, 4, n), rng.normal(size=n), np.round(rng.normal(size=n))):
+            np.testing.assert_array_equal(correlation.rankdata_average(values),
+                                          stats.rankdata(values))
+
+
+def test_curve_fit_fallback_gives_the_same_numbers(monkeypatch):
+    gt, pred = _random_case(7)
+    direct = plcc(gt, pred)
+    monkeypatch.setattr(correlation, '_MINPACK', False)  # as if the extension were missing
+    assert plcc(gt, pred) == direct == _scipy_numbers(gt, pred)[1]
+
+
+def test_other_dtypes_go_through_scipy():
+    gt, pred = _random_case(11)
+    gt32, pred32 = np.array(gt, np.float32), np.array(pred, np.float32)
+    assert srcc(gt32, pred32) == stats.spearmanr(gt32, pred32)[0]
+    # 'none' maps the predictions to float64 first (as before); the GT stays float32.
+    assert plcc(gt32, pred32, 'none') == stats.pearsonr(gt32, pred32.astype(np.float64))[0]
+
+
+STANDALONE = """
+import json, sys
+sys.path.insert(0, {repo!r})
+import importlib.util
+spec = importlib.util.spec_from_file_location(
+    'light', {repo!r} + '/struct_det/light_import.py')
+light = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(light)
+light.import_light('struct_det.evaluation.functional')
+from struct_det.evaluation.functional import plcc, srcc
+gt, pred = json.loads(sys.argv[1])
+numbers = [srcc(gt, pred), plcc(gt, pred), plcc(gt, pred, 'none')]
+heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'scipy.linalg') if m in sys.modules]
+print(json.dumps([[n.hex() for n in numbers], heavy]))
+"""
+
+
+def test_standalone_scorer_imports_neither_scipy_stats_nor_optimize():
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    gt, pred = _random_case(3)
+    out = subprocess.run([sys.executable, '-c', STANDALONE.format(repo=repo),
+                          json.dumps([gt, pred])], capture_output=True, text=True, check=True)
+    numbers, heavy = json.loads(out.stdout)
+    assert heavy == []
+    assert [float.fromhex(n) for n in numbers] == list(_scipy_numbers(gt, pred))

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from struct_det.evaluation.functional import (MIN_IMAGES_PER_POOL, image_region_counts,
+from struct_det.evaluation.functional import (available_cpus, image_region_counts,
                                               resolve_workers, score_submission,
                                               set_region_counts)
 
@@ -50,10 +50,10 @@ def test_score_submission_is_the_same_on_a_pool():
 
 
 def test_worker_count_resolution():
-    assert resolve_workers(MIN_IMAGES_PER_POOL - 1) == 1  # small sets stay serial
+    assert resolve_workers(5000) == 1 and resolve_workers(5000, None) == 1  # serial default
     assert resolve_workers(10, 0) == 1 and resolve_workers(10, 1) == 1
     assert resolve_workers(3, 8) == 3  # never more workers than images
-    assert resolve_workers(MIN_IMAGES_PER_POOL, None) >= 1
+    assert resolve_workers(5000, available_cpus()) == available_cpus()
     with pytest.raises(ValueError, match='workers'):
         resolve_workers(10, -1)
 

@@ -12,12 +12,16 @@ import pytest
 import torch
 from pycocotools import mask as mask_utils
 
+from struct_det.datasets.gt_masks import gt_from_coco
 from struct_det.evaluation.functional import score_submission, to_scorer_mask
-from struct_det.evaluation.submission import (format_readme, format_score_lines, gt_from_coco,
-                                              predictions_from_results, read_submission,
-                                              restricted_loads, runtime_from_test_log,
-                                              split_keys, validate_submission,
-                                              write_submission)
+from struct_det.evaluation.submission_checks import validate_submission
+from struct_det.evaluation.submission_io import (format_readme,
+                                                 format_score_lines,
+                                                 read_submission,
+                                                 restricted_loads, split_keys,
+                                                 write_submission)
+from struct_det.evaluation.submission_preds import predictions_from_results
+from struct_det.utils.test_log import runtime_from_test_log
 
 KEY_A, KEY_B = 'a' * 32, 'b' * 32
 
@@ -270,3 +274,38 @@ def test_format_score_lines():
     assert format_score_lines(res) == ('Final_Score: 0.6927\nSRCC: 0.6716\nPLCC: 0.7085\n'
                                        'Precision: 0.5000\nRecall: 1.0000\n'
                                        'F1_Score: 0.6667\nGIoU: nan\n')
+
+
+def test_gt_from_coco_decodes_like_coco_ann_to_mask():
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    from struct_det.evaluation.functional import gt_scorer_mask
+    ann_file = os.path.join(
+        os.path.dirname(__file__), '..', '..', 'data', 'evalmuse_sample',
+        'annotations', 'evalmuse_val.json')
+    if not os.path.isfile(ann_file):
+        pytest.skip('no sample data')
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(ann_file)
+    gts = gt_from_coco(ann_file)
+    assert len(gts) == len(coco.dataset['images'])
+    for img in coco.dataset['images']:
+        union = np.zeros((img['height'], img['width']), np.uint8)
+        for ann in coco.imgToAnns[img['id']]:
+            union |= coco.annToMask(ann)
+        key = os.path.splitext(img['file_name'])[0]
+        expected = gt_scorer_mask(union)
+        assert gts[key]['pred_area'].dtype == expected.dtype
+        np.testing.assert_array_equal(gts[key]['pred_area'], expected)
+
+
+def test_one_default_score_threshold():
+    from struct_det.apis.inferencer import DEFAULT_SCORE_THR as infer_thr
+    from struct_det.evaluation import StructureMetric
+    from struct_det.evaluation.submission_preds import DEFAULT_SCORE_THR
+    assert StructureMetric.DEFAULT_SCORE_THR is DEFAULT_SCORE_THR
+    assert infer_thr is DEFAULT_SCORE_THR
+    assert StructureMetric().score_thrs == [DEFAULT_SCORE_THR]

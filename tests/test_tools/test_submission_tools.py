@@ -209,3 +209,9 @@ print('light', repr(result['final_score']))
         warnings.simplefilter('ignore')
         expected = score_submission(read_submission(str(sub))[0], restricted_load(str(gt_pkl)))
     assert f"light {expected['final_score']!r}" in run.stdout
+
+
+def test_make_submission_uses_the_shared_default_threshold():
+    from struct_det.evaluation.submission_preds import DEFAULT_SCORE_THR
+    make = _load_tool('tools/make_submission.py')
+    assert make.DEFAULT_SCORE_THR is DEFAULT_SCORE_THR

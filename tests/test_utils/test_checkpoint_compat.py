@@ -75,3 +75,19 @@ def test_fresh_process_loads_a_checkpoint(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(1 / 3)
+
+
+def test_one_numpy_allow_list_for_checkpoints_and_submissions():
+    from struct_det.evaluation.submission_io import RestrictedUnpickler
+    from struct_det.utils.checkpoint_compat import checkpoint_safe_globals
+    from struct_det.utils.safe_globals import (numpy_safe_globals,
+                                               submission_safe_globals)
+    safe = checkpoint_safe_globals()
+    numpy_objs = numpy_safe_globals(frombuffer=False).values()
+    assert all(any(obj is s for s in safe) for obj in numpy_objs)
+    # Each object once, and nothing of protocol 5 for torch's list.
+    assert len({id(s[0] if isinstance(s, tuple) else s) for s in safe}) \
+        == len(safe)
+    assert not any(getattr(s, '__name__', '') == '_frombuffer' for s in safe)
+    assert RestrictedUnpickler._ALLOWED == submission_safe_globals()
+    assert set(numpy_safe_globals()) <= set(RestrictedUnpickler._ALLOWED)

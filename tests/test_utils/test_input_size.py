@@ -15,11 +15,11 @@ from struct_det.utils import innermost_dataset
 from struct_det.utils.input_size import (UNBOUNDED, config_input_size, min_input_size,
                                          shrink_input_size, size_divisor)
 
-CODINO_R50 = 'configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py'
-CODINO_SWIN = 'configs/codetr/co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py'
+CODINO_R50 = 'configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py'
+CODINO_SWIN = 'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py'
 M2F_R50 = 'configs/mask2former/mask2former_r50_8xb2-lsj-50e_evalmuse-structure.py'
 LODA_B = 'configs/loda/loda_vit-b16-r50_8xb16-10e_evalmuse-structure.py'
-LODA_L = 'configs/loda/loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.py'
+LODA_L = 'configs/loda/loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.py'
 SIZE_KEYS = ('scale', 'scales', 'crop_size', 'size')
 
 

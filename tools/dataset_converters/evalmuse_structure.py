@@ -25,7 +25,7 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
-from struct_det.datasets.converter import (  # noqa: E402
+from struct_det.datasets.converter import (  # noqa: E402 isort:skip
     EvalMuseFormatError, convert_evalmuse_structure, dump_coco, dump_cocos,
     split_output_paths)
 
@@ -35,26 +35,40 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Convert EvalMuse-Structure annotations to COCO '
         '(instances = 8-connected components of the annotators\' '
         'consensus mask).')
-    parser.add_argument('--info', required=True,
-                        help='the *_info.json file')
-    parser.add_argument('--img-dir', required=True,
-                        help='directory holding <key>.jpg')
-    parser.add_argument('--out', required=True,
-                        help='output COCO json; with --val-ratio, '
-                        '<stem>_train.json and <stem>_val.json are written '
-                        'next to it instead')
-    parser.add_argument('--min-annotators', type=int, default=2,
-                        help='a pixel is a distortion if at least this many '
-                        'annotators marked it (default: 2)')
-    parser.add_argument('--val-ratio', type=float, default=None,
-                        help='fraction of images for a validation split')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the train/val split (default: 0)')
-    parser.add_argument('--skip-invalid', action='store_true',
-                        help='skip invalid records (summarised) instead of '
-                        'failing')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='do not show a progress bar')
+    parser.add_argument('--info', required=True, help='the *_info.json file')
+    parser.add_argument(
+        '--img-dir', required=True, help='directory holding <key>.jpg')
+    parser.add_argument(
+        '--out',
+        required=True,
+        help='output COCO json; with --val-ratio, '
+        '<stem>_train.json and <stem>_val.json are written '
+        'next to it instead')
+    parser.add_argument(
+        '--min-annotators',
+        type=int,
+        default=2,
+        help='a pixel is a distortion if at least this many '
+        'annotators marked it (default: 2)')
+    parser.add_argument(
+        '--val-ratio',
+        type=float,
+        default=None,
+        help='fraction of images for a validation split')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the train/val split (default: 0)')
+    parser.add_argument(
+        '--skip-invalid',
+        action='store_true',
+        help='skip invalid records (summarised) instead of '
+        'failing')
+    parser.add_argument(
+        '--no-progress',
+        action='store_true',
+        help='do not show a progress bar')
     return parser.parse_args(argv)
 
 
@@ -83,9 +97,10 @@ def main(argv=None) -> int:
               f'{len(coco["annotations"])} instances')
     skipped = next(iter(outputs.values()))['info']['skipped']
     for problem, keys in sorted(skipped.items()):
-        print(f'skipped {len(keys)} record(s) for {problem}: '
-              + ', '.join(keys[:10]) + (' ...' if len(keys) > 10 else ''),
-              file=sys.stderr)
+        print(
+            f'skipped {len(keys)} record(s) for {problem}: ' +
+            ', '.join(keys[:10]) + (' ...' if len(keys) > 10 else ''),
+            file=sys.stderr)
     return 0
 
 

@@ -37,7 +37,7 @@ JOINT=(--cfg-options "model.detectors.0.config=configs/tiny/co-dino_tiny-demo_ev
        "model.regressor.checkpoint=$LODA_CKPT")
 
 echo "== 3. joint model, test-time augmented, on the held-out split (writes its submission zip)"
-python tools/test.py configs/tiny/joint_tiny_evalmuse-sample.py --tta --work-dir "$WORK/joint" \
+python tools/test.py configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py --tta --work-dir "$WORK/joint" \
   --out "$OUT/val_predictions.pkl" "${JOINT[@]}" \
   "test_evaluator.1.out_file=$OUT/val_submission.zip" 2>&1 | tee "$OUT/joint_val.log"
 
@@ -55,7 +55,7 @@ python tools/test.py configs/tiny/heatmap-score_tiny_evalmuse-sample.py "$HEAT_C
   > "$OUT/heatmap_val.log" 2>&1
 python tools/evaluate_submission.py "$OUT/val_submission_heatmap.zip" "$OUT/val_gt.pkl" \
   --out-json "$OUT/score_heatmap.json"
-python tools/test.py configs/tiny/joint-heatmap_tiny_evalmuse-sample.py --tta --work-dir "$WORK/fused" \
+python tools/test.py configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample.py --tta --work-dir "$WORK/fused" \
   "${JOINT[@]}" "model.segmentors.0.checkpoint=$HEAT_CKPT" "model.fusion.heatmap_thr=$HEAT_THR" \
   "test_evaluator.1.out_file=$OUT/val_submission_fused.zip" > "$OUT/fused_val.log" 2>&1
 python tools/evaluate_submission.py "$OUT/val_submission_fused.zip" "$OUT/val_gt.pkl" \
@@ -66,7 +66,7 @@ python tools/misc/compare_scores.py "joint: Co-DINO + LoDa, TTA=$OUT/score_joint
   "trivial baseline=$OUT/score_baseline.json" | tee "$OUT/scores.md"
 
 echo "== 5. the challenge submission for the (unlabelled) test split"
-python tools/test.py configs/tiny/joint_tiny_evalmuse-sample.py --tta --work-dir "$WORK/joint_test" \
+python tools/test.py configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py --tta --work-dir "$WORK/joint_test" \
   "${JOINT[@]}" "test_dataloader.dataset.ann_file=annotations/evalmuse_test.json" \
   "test_dataloader.dataset.data_prefix.img=test/images/" \
   "test_evaluator.1.split_file=$DATA/test/test_info.json" \
@@ -74,7 +74,7 @@ python tools/test.py configs/tiny/joint_tiny_evalmuse-sample.py --tta --work-dir
 echo "wrote $OUT/submission.zip"
 
 echo "== 6. overlays and the score scatter plot"
-python tools/infer.py configs/tiny/joint_tiny_evalmuse-sample.py "$DATA/test/images" \
+python tools/infer.py configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py "$DATA/test/images" \
   --out-dir "$OUT/overlays" --tta --score-thr 0 "${JOINT[@]}"
 python tools/misc/plot_scores.py "$OUT/val_predictions.pkl" "$OUT/score_scatter.png"
 echo "== done: results in $OUT (scores.md, submission.zip, overlays/, score_scatter.png)"

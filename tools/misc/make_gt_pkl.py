@@ -2,12 +2,15 @@
 
 Example::
 
-    python tools/misc/make_gt_pkl.py data/evalmuse_structure/annotations/evalmuse_val.json \
+    python tools/misc/make_gt_pkl.py \
+        data/evalmuse_structure/annotations/evalmuse_val.json \
         data/evalmuse_structure/annotations/gt_val.pkl
 
-The consensus mask of an image is the union of its instances' segmentations, brought to
-512x512 exactly as StructureMetric brings GT masks there; the ``mos`` of each image record
-is the score. Score a held-out split with ``tools/evaluate_submission.py PRED gt_val.pkl``.
+The consensus mask of an image is the union of its instances' segmentations,
+brought to 512x512 exactly as StructureMetric brings GT masks there; the
+``mos`` of each image record is the score
+(:func:`struct_det.datasets.gt_masks.gt_from_coco`). Score a held-out split
+with ``tools/evaluate_submission.py PRED gt_val.pkl``.
 """
 import argparse
 import importlib.util
@@ -20,25 +23,37 @@ if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
 
 
 def _light_import():
-    """struct_det/light_import.py, loaded by path: the scorer needs numpy, OpenCV and SciPy
-    only, not the torch/mmdet stack that ``import struct_det`` registers."""
+    """Load struct_det/light_import.py by path.
+
+    The tool needs numpy, OpenCV and pycocotools only, not the torch/mmdet
+    stack that ``import struct_det`` registers.
+
+    Returns:
+        module: The ``light_import`` module.
+    """
     origin = importlib.util.find_spec('struct_det').origin
     spec = importlib.util.spec_from_file_location(
-        'struct_det_light_import', osp.join(osp.dirname(origin), 'light_import.py'))
+        'struct_det_light_import',
+        osp.join(osp.dirname(origin), 'light_import.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_light_import().import_light('struct_det.evaluation.submission')
+_light_import().import_light('struct_det.datasets.gt_masks',
+                             'struct_det.evaluation.submission_io')
 
-from struct_det.evaluation.submission import gt_from_coco, save_pickle  # noqa: E402
+from struct_det.datasets.gt_masks import gt_from_coco  # noqa: E402
+from struct_det.evaluation.submission_io import save_pickle  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='COCO file with mos -> gt.pkl')
-    parser.add_argument('ann_file', help='COCO JSON written by the EvalMuse converter')
-    parser.add_argument('out_file', nargs='?', metavar='OUT', help='gt.pkl to write')
+    parser = argparse.ArgumentParser(
+        description='COCO file with mos -> gt.pkl')
+    parser.add_argument(
+        'ann_file', help='COCO JSON written by the EvalMuse converter')
+    parser.add_argument(
+        'out_file', nargs='?', metavar='OUT', help='gt.pkl to write')
     parser.add_argument('--out', help='gt.pkl to write (same as OUT)')
     args = parser.parse_args(argv)
     if (args.out is None) == (args.out_file is None):
@@ -55,7 +70,8 @@ def main(argv=None) -> None:
         sys.exit(f'error: {err}')
     save_pickle(gts, args.out)
     clean = sum(1 for v in gts.values() if not v['pred_area'].any())
-    print(f'wrote {args.out}: {len(gts)} images ({clean} without distortion)')
+    print(f'wrote {args.out}: {len(gts)} images '
+          f'({clean} without distortion)')
 
 
 if __name__ == '__main__':

@@ -17,7 +17,7 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
-from struct_det.datasets.sample_data import generate_sample_dataset  # noqa
+from struct_det.testing.sample_data import generate_sample_dataset  # noqa
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,10 +29,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=300)
     parser.add_argument('--num-val', type=int, default=40)
     parser.add_argument('--num-test', type=int, default=40)
-    parser.add_argument('--max-size', type=int, default=384,
-                        help='longest image side in pixels (default: 384)')
-    parser.add_argument('--force', action='store_true',
-                        help='regenerate even if --out is up to date')
+    parser.add_argument(
+        '--max-size',
+        type=int,
+        default=384,
+        help='longest image side in pixels (default: 384)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='regenerate even if --out is up to date')
     return parser.parse_args(argv)
 
 

@@ -118,7 +118,8 @@ if [ "$UNTIL" = mmcv ]; then
   exit 0
 fi
 
-"${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+"${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+  -r "$ROOT/requirements/lint.txt"
 # openmim's own dependency list can pull openxlab, which downgrades setuptools: install it alone.
 has openmim 0.3.9 || "${PIP[@]}" --no-deps openmim==0.3.9
 "${PIP[@]}" click colorama model-index rich tabulate requests pandas

@@ -5,7 +5,7 @@ tensors, never imported), so the command-line scorer can load this package witho
 ``struct_det/__init__.py`` (see ``struct_det/light_import.py``).
 """
 from .correlation import PLCC_FITS, fit_scores, logistic4, plcc, srcc
-from .parallel_counts import MIN_IMAGES_PER_POOL, resolve_workers, set_region_counts
+from .parallel_counts import available_cpus, resolve_workers, set_region_counts
 from .prediction_masks import boxes_to_masks, heatmap_masks, instance_union_masks, union_mask
 from .regions import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA, DEFAULT_IOU_THR, SCORER_SIZE,
                       MaskRegions, RegionCounts, gt_scorer_mask, gt_scorer_masks,
@@ -18,7 +18,7 @@ from .structure_score import (SCORE_KEYS, check_gt_area, check_pred_area, check_
 
 __all__ = [
     'PLCC_FITS', 'fit_scores', 'logistic4', 'plcc', 'srcc', 'boxes_to_masks', 'heatmap_masks',
-    'instance_union_masks', 'union_mask', 'MIN_IMAGES_PER_POOL', 'resolve_workers',
+    'instance_union_masks', 'union_mask', 'available_cpus', 'resolve_workers',
     'set_region_counts', 'DEFAULT_AREA_RATIO', 'DEFAULT_GT_MIN_AREA',
     'DEFAULT_IOU_THR', 'SCORER_SIZE', 'MaskRegions', 'RegionCounts', 'gt_scorer_mask',
     'gt_scorer_masks', 'image_region_counts', 'match_regions', 'pred_min_area',

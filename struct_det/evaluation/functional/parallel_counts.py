@@ -1,4 +1,4 @@
-"""Region counts of a whole set of images, on several processes when that pays.
+"""Region counts of a whole set of images, serially or on several processes on request.
 
 Each image's counts depend on that image alone, so a set splits into contiguous chunks that
 worker processes count independently; the results come back in the set's order and are
@@ -7,6 +7,10 @@ they read the masks from the parent's memory (copy-on-write, nothing is pickled 
 small count arrays) and need no imports of their own. OpenCV runs single-threaded while the
 pool exists (its thread pool cannot survive a fork). Where ``fork`` is unavailable the
 counts run serially.
+
+Serial is the default: on the 999-image benchmark (``benchmarks/structure_score_speed.py``)
+a pool on 2 cores was slower than serial (the per-image work is ~0.3 ms, mostly reading
+the masks from memory, which the workers share) and its process tree's PSS was 16% higher.
 """
 import multiprocessing
 import os
@@ -18,8 +22,6 @@ import numpy as np
 from .regions import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA, DEFAULT_IOU_THR, RegionCounts,
                       image_region_counts, region_counts_array, region_counts_from_array)
 
-# Below this many images a pool's start-up (~tens of ms) costs more than it saves.
-MIN_IMAGES_PER_POOL = 200
 # Chunks per worker: small enough to balance uneven images, few enough to stay cheap.
 CHUNKS_PER_WORKER = 4
 
@@ -39,9 +41,8 @@ def resolve_workers(num_images: int, workers: Optional[int] = None) -> int:
 
     Args:
         num_images: images in the set.
-        workers: None for automatic (every available core from
-            :data:`MIN_IMAGES_PER_POOL` images on, where ``fork`` exists), 0 or 1 for
-            serial, or an explicit number of processes.
+        workers: None, 0 or 1 for serial (the default), or a number of processes
+            (serial where ``fork`` does not exist).
 
     Returns:
         int: 1 for serial counting, else the number of worker processes.
@@ -50,11 +51,9 @@ def resolve_workers(num_images: int, workers: Optional[int] = None) -> int:
         ValueError: a negative ``workers``.
     """
     if workers is not None and workers < 0:
-        raise ValueError(f'workers must be None (automatic) or >= 0, got {workers}')
-    if 'fork' not in multiprocessing.get_all_start_methods():
+        raise ValueError(f'workers must be None (serial) or >= 0, got {workers}')
+    if workers is None or 'fork' not in multiprocessing.get_all_start_methods():
         return 1
-    if workers is None:
-        workers = available_cpus() if num_images >= MIN_IMAGES_PER_POOL else 1
     return max(1, min(int(workers), num_images))
 
 

@@ -28,6 +28,10 @@ DEFAULT_IOU_THR = 0.1
 GIOU_EPS = 1e-4
 # The scorer's F1 denominator term.
 F1_EPS = 1e-10
+# cv2.hasNonZero, where this OpenCV has it.
+_HAS_NONZERO = getattr(cv2, 'hasNonZero', None)
+# Up to this many region pairs the bounding boxes are compared in plain Python.
+_PYTHON_PAIRS = 64
 
 
 class RegionCounts(NamedTuple):
@@ -135,13 +139,21 @@ def region_iou_matrix(pred: MaskRegions, gt: MaskRegions) -> np.ndarray:
     ious = np.zeros((len(pred), len(gt)), np.float64)
     if len(pred) == 0 or len(gt) == 0:
         return ious
-    for i, j in zip(*np.nonzero(_boxes_meet(pred.boxes, gt.boxes))):
+    if len(pred) * len(gt) <= _PYTHON_PAIRS:
+        # A few regions (the usual case): plain Python is faster than numpy's broadcasting.
+        gt_boxes = gt.boxes.tolist()
+        pairs = [(i, j) for i, (px0, py0, px1, py1) in enumerate(pred.boxes.tolist())
+                 for j, (gx0, gy0, gx1, gy1) in enumerate(gt_boxes)
+                 if px0 < gx1 and gx0 < px1 and py0 < gy1 and gy0 < py1]
+    else:
+        pairs = zip(*np.nonzero(_boxes_meet(pred.boxes, gt.boxes)))
+    for i, j in pairs:
         pred_crop, pred_area = pred.filled(i)
         gt_crop, gt_area = gt.filled(j)
-        px0, py0 = pred.boxes[i, :2]
-        gx0, gy0 = gt.boxes[j, :2]
+        px0, py0, px1, py1 = (int(v) for v in pred.boxes[i])
+        gx0, gy0, gx1, gy1 = (int(v) for v in gt.boxes[j])
         x0, y0 = max(px0, gx0), max(py0, gy0)
-        x1, y1 = min(pred.boxes[i, 2], gt.boxes[j, 2]), min(pred.boxes[i, 3], gt.boxes[j, 3])
+        x1, y1 = min(px1, gx1), min(py1, gy1)
         both = cv2.bitwise_and(pred_crop[y0 - py0:y1 - py0, x0 - px0:x1 - px0],
                                gt_crop[y0 - gy0:y1 - gy0, x0 - gx0:x1 - gx0])
         inter = int(cv2.countNonZero(both))
@@ -209,9 +221,9 @@ def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
     if arr.shape != (size, size):
-        if arr.ndim == 2 and not cv2.countNonZero(arr):
+        if arr.ndim == 2 and not _has_nonzero(arr):
             # An empty mask resizes to an empty mask: skip the resize (~1/5 of a real
-            # submission's masks are empty).
+            # submission's masks are empty). The test stops at the first foreground pixel.
             return np.zeros((size, size), np.uint8)
         arr = cv2.resize(arr, (size, size))
         if arr.dtype == np.uint8:
@@ -219,6 +231,13 @@ def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
             cv2.threshold(arr, 0, 1, cv2.THRESH_BINARY, dst=arr)
             return arr
     return np.greater(arr, 0).view(np.uint8)
+
+
+def _has_nonzero(arr: np.ndarray) -> bool:
+    """Whether a one-channel image has a non-zero pixel (OpenCV >= 4.7 stops at the first)."""
+    if _HAS_NONZERO is not None:
+        return bool(_HAS_NONZERO(arr))
+    return bool(cv2.countNonZero(arr))
 
 
 def gt_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:

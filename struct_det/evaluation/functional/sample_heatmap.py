@@ -11,16 +11,10 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from .sample_fields import sample_field as _get
+
 HEATMAP_SOURCES = ('auto', 'heatmap', 'sem_seg')
 _IGNORE_INDEX = 255
-
-
-def _get(item: Any, key: str) -> Any:
-    if item is None:
-        return None
-    if isinstance(item, dict):
-        return item.get(key)
-    return getattr(item, key, None) if key in item else None
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -183,8 +183,9 @@ def score_submission(preds: Mapping[str, Mapping], gts: Mapping[str, Mapping], *
             non-finite scores) and raise a ``ValueError`` naming the key; inputs the
             released scorer scores but that look like mistakes (bool scores, negative mask
             values, a 0/255 GT) are scored its way with a ``UserWarning``.
-        workers: processes for the per-image region counts: None counts on every core
-            from 200 images on, 0 or 1 serially; the numbers are the same either way.
+        workers: processes for the per-image region counts: None, 0 or 1 count
+            serially (the default), N on N forked processes; the numbers are the same
+            either way.
 
     Returns:
         dict: ``final_score, srcc, plcc, precision, recall, f1_score, giou`` (the scorer's

@@ -11,26 +11,23 @@ from mmengine.logging import print_log
 
 from ..functional import to_scorer_mask
 from ..functional.regions import SCORER_SIZE
-from ..submission import (format_readme, image_key, prediction_mask,
-                          split_keys, write_submission)
-
-
-def _get(sample: Any, key: str) -> Any:
-    if isinstance(sample, dict):
-        return sample.get(key)
-    return getattr(sample, key, None) if key in sample else None
+from ..functional.sample_fields import sample_field as _get
+from ..submission_io import (format_readme, image_key, split_keys,
+                             write_submission)
+from ..submission_preds import prediction_mask
 
 
 @METRICS.register_module()
 class StructureSubmissionWriter(BaseMetric):
-    """Collects every test image's region mask and score into a submission zip.
+    """Collect every test image's region mask and score into a submission.
 
     Add it next to ``StructureMetric`` in ``test_evaluator`` (the joint configs
     do): each sample's regions (the union of its instances with
     ``score >= score_thr``, or its heatmap) are brought to the scorer's
     512x512 grid, its ``pred_score`` is taken as the structure score, and
     after the last batch ``output.pkl`` + ``readme.txt`` are written
-    atomically with :func:`struct_det.evaluation.write_submission`. Works
+    atomically with
+    :func:`struct_det.evaluation.submission_io.write_submission`. Works
     under distributed testing (results are gathered like any metric's).
 
     Args:
@@ -65,14 +62,16 @@ class StructureSubmissionWriter(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if not str(out_file).endswith('.zip'):
-            raise ValueError(f'StructureSubmissionWriter: out_file {out_file!r} '
-                             'must be a .zip (the challenge uploads a zip)')
+            raise ValueError(
+                f'StructureSubmissionWriter: out_file {out_file!r} '
+                'must be a .zip (the challenge uploads a zip)')
         self.out_file = out_file
         if score_thr == 'calibrated':
             raise ValueError(
-                "StructureSubmissionWriter: score_thr='calibrated' but no calibrated "
-                'threshold was applied: test with tools/test.py and a checkpoint trained '
-                'with StructureCalibrationHook, or set test_evaluator.<i>.score_thr')
+                "StructureSubmissionWriter: score_thr='calibrated' but no "
+                'calibrated threshold was applied: test with tools/test.py '
+                'and a checkpoint trained with StructureCalibrationHook, or '
+                'set test_evaluator.<i>.score_thr')
         self.score_thr = float(score_thr)
         self.pred_source = pred_source
         self.split_file = split_file
@@ -86,9 +85,9 @@ class StructureSubmissionWriter(BaseMetric):
         """Turn each prediction into a packed 512x512 mask and a score.
 
         Args:
-            data_batch: The dataloader batch (unused).
-            data_samples: Model outputs (dicts or data samples) with
-                ``img_path``, ``pred_score`` and regions.
+            data_batch (Any): The dataloader batch (unused).
+            data_samples (Sequence[Any]): Model outputs (dicts or data
+                samples) with ``img_path``, ``pred_score`` and regions.
         """
         if self._started is None:
             self._started = time.perf_counter()
@@ -96,7 +95,8 @@ class StructureSubmissionWriter(BaseMetric):
             path = _get(sample, 'img_path')
             if path is None:
                 raise KeyError("StructureSubmissionWriter: a sample has no "
-                               "'img_path'; keep it in PackDetInputs' meta_keys")
+                               "'img_path'; keep it in PackDetInputs' "
+                               'meta_keys')
             key = image_key(path)
             score = _get(sample, 'pred_score')
             if score is None:
@@ -119,10 +119,12 @@ class StructureSubmissionWriter(BaseMetric):
         """Write the zip from all gathered predictions.
 
         Args:
-            results: ``(key, score, packed mask)`` from every rank.
+            results (list[tuple]): ``(key, score, packed mask)`` from
+                every rank.
 
         Returns:
-            dict: Empty: this metric writes a file and reports nothing.
+            dict[str, float]: Empty: this metric writes a file and
+            reports nothing.
         """
         preds = {}
         for key, score, packed in results:
@@ -132,14 +134,17 @@ class StructureSubmissionWriter(BaseMetric):
             area = np.unpackbits(packed)[:SCORER_SIZE * SCORER_SIZE]
             preds[key] = dict(
                 score=score,
-                pred_area=area.reshape(SCORER_SIZE, SCORER_SIZE).astype(
-                    np.uint8))
+                pred_area=area.reshape(SCORER_SIZE,
+                                       SCORER_SIZE).astype(np.uint8))
         runtime = self.runtime_per_image
         if runtime is None:
-            elapsed = time.perf_counter() - (self._started or time.perf_counter())
+            now = time.perf_counter()
+            elapsed = now - (self._started or now)
             runtime = elapsed / max(len(preds), 1)
         readme = format_readme(
-            runtime, use_cpu=self._on_cpu, extra_data=self.extra_data,
+            runtime,
+            use_cpu=self._on_cpu,
+            extra_data=self.extra_data,
             description=self.description)
         keys = split_keys(self.split_file) if self.split_file else None
         write_submission(self.out_file, preds, readme, keys)

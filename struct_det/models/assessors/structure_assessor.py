@@ -9,6 +9,7 @@ import torch
 from mmcv.transforms import Compose
 from mmdet.registry import MODELS, TRANSFORMS
 from mmdet.structures import DetDataSample
+from mmdet.utils import get_test_pipeline_cfg
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
@@ -19,8 +20,8 @@ from mmengine.structures import InstanceData
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from struct_det.utils import resolve_config_path, config_test_pipeline
-
+from struct_det.utils import from_array_pipeline, resolve_config_path
+from ...evaluation.functional.prediction_masks import boxes_to_masks
 from ...evaluation.functional.sample_heatmap import sample_heatmap
 from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
                                   merge_instances)
@@ -37,56 +38,27 @@ _MEMBER_KEYS = {
 }
 _DETECTOR_KEYS = _MEMBER_KEYS | {'score_thr', 'weight'}
 _SEGMENTOR_KEYS = _MEMBER_KEYS | {'weight'}
-_FUSION_KEYS = {'mode', 'heatmap_thr', 'gate_thr', 'vote_thr', 'heatmap_weight',
-                'instance_weight', 'min_area'}
-
-
-def _type_name(transform: dict) -> str:
-    return str(transform.get('type', '')).split('.')[-1]
-
-
-def _strip_annotation_loading(transforms: list) -> list:
-    """Drop GT loading from a pipeline (also inside ``TestTimeAug``).
-
-    Members only predict; the ground truth reaches the metric through the
-    joint pipeline.
-    """
-    kept = []
-    for transform in transforms:
-        if isinstance(transform, (list, tuple)):
-            stage = _strip_annotation_loading(list(transform))
-            if stage:
-                kept.append(stage)
-            continue
-        if _type_name(transform).endswith('LoadAnnotations'):
-            continue
-        if _type_name(transform) == 'TestTimeAug':
-            transform = copy.deepcopy(transform)
-            transform['transforms'] = _strip_annotation_loading(
-                list(transform['transforms']))
-        kept.append(transform)
-    return kept
-
-
-def _from_array_pipeline(pipeline: Sequence[dict], member: str) -> list:
-    """A member's test pipeline fed with the decoded image, not its file."""
-    pipeline = [copy.deepcopy(dict(t)) for t in pipeline]
-    if not pipeline or not _type_name(pipeline[0]).startswith('LoadImage'):
-        raise ValueError(
-            f'StructureAssessor member {member}: its test pipeline must '
-            'start with LoadImageFromFile (got '
-            f'{pipeline[0] if pipeline else "an empty pipeline"})')
-    first = pipeline[0]
-    pipeline[0] = dict(
-        type='LoadImageFromNDArray',
-        to_float32=first.get('to_float32', False))
-    return _strip_annotation_loading(pipeline)
+_FUSION_KEYS = {
+    'mode', 'heatmap_thr', 'gate_thr', 'vote_thr', 'heatmap_weight',
+    'instance_weight', 'min_area'
+}
 
 
 class _Member:
-    """What the assessor needs to run one member on raw images."""
+    """What the assessor needs to run one member on raw images.
 
-    def __init__(self, name: str, pipeline: Compose, score_thr: float = 0.0,
+    Args:
+        name (str): The member's name, for messages.
+        pipeline (Compose): Its test pipeline, fed with the decoded image.
+        score_thr (float): Its instances' score threshold (detectors).
+            Defaults to 0.
+        weight (float): Its weight in fusion. Defaults to 1.
+    """
+
+    def __init__(self,
+                 name: str,
+                 pipeline: Compose,
+                 score_thr: float = 0.0,
                  weight: float = 1.0):
         self.name = name
         self.pipeline = pipeline
@@ -124,8 +96,8 @@ class StructureAssessor(BaseModel):
     score through ``StructureMetric``; with ``StructureSubmissionWriter`` in
     ``test_evaluator`` (the joint configs have it) the same run writes the
     submission zip. ``tools/test.py --tta`` with
-    ``tta_model = dict(type='StructureAssessorTTA')`` runs every member under
-    its own test-time augmentation.
+    ``tta_model = dict(type='build_assessor_with_member_tta')`` runs every
+    member under its own test-time augmentation.
 
     The joint dataloader must hand over the original image: load it (BGR, as
     ``LoadImageFromFile`` does), load the annotations for the metric, and
@@ -202,8 +174,9 @@ class StructureAssessor(BaseModel):
         if isinstance(segmentors, dict):
             segmentors = [segmentors]
         if len(detectors) == 0 and len(segmentors) == 0:
-            raise ValueError('StructureAssessor needs at least one detector or '
-                             'segmentor')
+            raise ValueError(
+                'StructureAssessor needs at least one detector or '
+                'segmentor')
         self.fusion = self._check_fusion(fusion, bool(segmentors))
         self.merge_mode = merge_mode
         self.iou_thr = float(iou_thr)
@@ -229,40 +202,47 @@ class StructureAssessor(BaseModel):
         self.detectors = nn.ModuleList(detector_models)
         segmentor_models, self._segmentor_members = [], []
         for idx, spec in enumerate(segmentors):
-            model, member = self._build_member(spec, f'segmentor {idx}',
-                                               _SEGMENTOR_KEYS, scope='mmseg')
+            model, member = self._build_member(
+                spec, f'segmentor {idx}', _SEGMENTOR_KEYS, scope='mmseg')
             member.weight = float(spec.get('weight', 1.0))
             segmentor_models.append(model)
             self._segmentor_members.append(member)
         self.segmentors = nn.ModuleList(segmentor_models)
         self._score_segmentors = [
-            idx for idx, model in enumerate(segmentor_models)
-            if getattr(getattr(model, 'module', model), 'with_score_head', False)
+            idx for idx, model in enumerate(segmentor_models) if getattr(
+                getattr(model, 'module', model), 'with_score_head', False)
         ]
         if self.regressor is None and not self._score_segmentors:
             raise ValueError(
                 'StructureAssessor needs a score: give a `regressor`, or a '
-                'segmentor with a score head (HeatmapSegmentor(score_head=...))')
+                'segmentor with a score head '
+                '(HeatmapSegmentor(score_head=...))')
 
     @staticmethod
     def _check_fusion(fusion: Optional[dict], with_segmentors: bool) -> dict:
         fusion = dict(fusion or {})
         unknown = set(fusion) - _FUSION_KEYS
         if unknown:
-            raise TypeError(f'StructureAssessor fusion: unknown keys '
-                            f'{sorted(unknown)}; allowed: {sorted(_FUSION_KEYS)}')
+            raise TypeError(
+                f'StructureAssessor fusion: unknown keys '
+                f'{sorted(unknown)}; allowed: {sorted(_FUSION_KEYS)}')
         fusion.setdefault('mode', 'union')
         if fusion['mode'] not in FUSION_MODES:
-            raise ValueError(f'StructureAssessor: unknown fusion mode '
-                             f"{fusion['mode']!r}; expected one of {FUSION_MODES}")
+            raise ValueError(
+                f'StructureAssessor: unknown fusion mode '
+                f"{fusion['mode']!r}; expected one of {FUSION_MODES}")
         if not with_segmentors and fusion['mode'] != 'union' and \
                 fusion['mode'] != 'instances':
-            raise ValueError(f"StructureAssessor: fusion mode {fusion['mode']!r} "
-                             'needs a segmentor member')
+            raise ValueError(
+                f"StructureAssessor: fusion mode {fusion['mode']!r} "
+                'needs a segmentor member')
         return fusion
 
     # ------------------------------------------------------------ building
-    def _build_member(self, spec: dict, role: str, allowed: set,
+    def _build_member(self,
+                      spec: dict,
+                      role: str,
+                      allowed: set,
                       scope: str = 'mmdet'):
         spec = dict(spec)
         unknown = set(spec) - allowed
@@ -278,7 +258,8 @@ class StructureAssessor(BaseModel):
             try:
                 path = resolve_config_path(spec['config'])
             except FileNotFoundError as err:
-                raise FileNotFoundError(f'StructureAssessor {role}: {err}') from None
+                raise FileNotFoundError(
+                    f'StructureAssessor {role}: {err}') from None
             cfg = Config.fromfile(path)
             if spec.get('cfg_options'):
                 cfg.merge_from_dict(spec['cfg_options'])
@@ -286,7 +267,7 @@ class StructureAssessor(BaseModel):
                 import_modules_from_strings(**cfg.custom_imports)
             scope = cfg.get('default_scope', scope)
             model_cfg = cfg.model
-            pipeline = spec.get('pipeline') or config_test_pipeline(cfg)
+            pipeline = spec.get('pipeline') or list(get_test_pipeline_cfg(cfg))
             tta_model = spec.get('tta_model', cfg.get('tta_model'))
             tta_pipeline = spec.get('tta_pipeline', cfg.get('tta_pipeline'))
             name = spec.get('name', osp.splitext(osp.basename(path))[0])
@@ -320,31 +301,29 @@ class StructureAssessor(BaseModel):
         if checkpoint and '://' not in str(checkpoint) and \
                 not osp.isfile(checkpoint):
             raise FileNotFoundError(
-                f'StructureAssessor {role} ({name}): checkpoint {checkpoint!r} '
-                'not found; train the member first or point at its weights, '
-                'e.g. --cfg-options model.detectors.0.checkpoint=PATH')
+                f'StructureAssessor {role} ({name}): checkpoint '
+                f'{checkpoint!r} not found; train the member first or point '
+                'at its weights, e.g. --cfg-options '
+                'model.detectors.0.checkpoint=PATH')
         with DefaultScope.overwrite_default_scope(scope):
             model = MODELS.build(copy.deepcopy(model_cfg))
             if checkpoint:
                 load_checkpoint(
-                    model,
-                    checkpoint,
-                    map_location='cpu',
-                    logger='current')
+                    model, checkpoint, map_location='cpu', logger='current')
             if use_tta:
                 model = MODELS.build(
                     dict(copy.deepcopy(dict(tta_model)), module=model))
                 pipeline = tta_pipeline
             transforms = [
-                TRANSFORMS.build(t)
-                for t in _from_array_pipeline(pipeline, name)
+                TRANSFORMS.build(t) for t in from_array_pipeline(
+                    pipeline, f'StructureAssessor member {name}')
             ]
         model.eval()
         print_log(
-            f'StructureAssessor: {role} {name} = {type(model).__name__}'
-            + (f' around {type(model.module).__name__}' if use_tta else '')
-            + (f', weights from {checkpoint}' if checkpoint else
-               ', no checkpoint (random weights)'),
+            f'StructureAssessor: {role} {name} = {type(model).__name__}' +
+            (f' around {type(model.module).__name__}' if use_tta else '') +
+            (f', weights from {checkpoint}'
+             if checkpoint else ', no checkpoint (random weights)'),
             logger='current')
         return model, _Member(name, Compose(transforms))
 
@@ -353,7 +332,20 @@ class StructureAssessor(BaseModel):
                 inputs: Union[torch.Tensor, List[torch.Tensor]],
                 data_samples: Optional[List[DetDataSample]] = None,
                 mode: str = 'predict'):
-        """Only ``mode='predict'``: the members are trained on their own."""
+        """Predict; the members are trained on their own.
+
+        Args:
+            inputs (Tensor | list[Tensor]): Original images ``(C, H, W)``.
+            data_samples (list[DetDataSample], optional): Their samples.
+                Defaults to None.
+            mode (str): Only ``'predict'``. Defaults to ``'predict'``.
+
+        Returns:
+            list[DetDataSample]: ``data_samples`` with predictions.
+
+        Raises:
+            RuntimeError: For any other mode.
+        """
         if mode != 'predict':
             raise RuntimeError(
                 f'StructureAssessor is inference-only (mode={mode!r}); train '
@@ -380,7 +372,7 @@ class StructureAssessor(BaseModel):
                 'StructureAssessor got test-time-augmented views: do not use '
                 'TestTimeAug in the joint pipeline; members run their own '
                 'TTA (tta=True, or tools/test.py --tta with tta_model='
-                "dict(type='StructureAssessorTTA'))")
+                "dict(type='build_assessor_with_member_tta'))")
         return self.predict(inputs, data['data_samples'])
 
     val_step = test_step
@@ -444,12 +436,13 @@ class StructureAssessor(BaseModel):
             sample.pred_instances = instances
         return data_samples
 
-    def merge_heatmaps(self, segmentations: Sequence, image_shape) -> torch.Tensor:
-        """The segmentors' heatmaps of one image, weighted by member ``weight``.
+    def merge_heatmaps(self, segmentations: Sequence,
+                       image_shape) -> torch.Tensor:
+        """The segmentors' heatmaps of one image, weighted by ``weight``.
 
         Args:
-            segmentations: one predicted sample per segmentor (``seg_logits``
-                at the original size).
+            segmentations (Sequence[SegDataSample]): One predicted sample per
+                segmentor (``seg_logits`` at the original size).
             image_shape (tuple[int, int]): ``(H, W)`` of the original image.
 
         Returns:
@@ -459,14 +452,15 @@ class StructureAssessor(BaseModel):
         for member, seg in zip(self._segmentor_members, segmentations):
             heat = sample_heatmap(seg, 'auto')
             if heat is None:
-                raise KeyError(f'StructureAssessor: segmentor {member.name} gave '
-                               'no seg_logits / pred_sem_seg')
+                raise KeyError(
+                    f'StructureAssessor: segmentor {member.name} gave '
+                    'no seg_logits / pred_sem_seg')
             if tuple(heat.shape) != tuple(image_shape):
                 raise ValueError(
                     f'StructureAssessor: segmentor {member.name} returned a '
                     f'heatmap of size {tuple(heat.shape)} for an image of '
-                    f'{tuple(image_shape)}; members must predict at the original '
-                    'size')
+                    f'{tuple(image_shape)}; members must predict at the '
+                    'original size')
             heat = torch.from_numpy(heat) * member.weight
             total = heat if total is None else total + heat
             weights += member.weight
@@ -478,7 +472,8 @@ class StructureAssessor(BaseModel):
         if len(instances) and 'masks' not in instances:
             instances.masks = self._box_masks(instances.bboxes, height, width)
         elif 'masks' not in instances:
-            instances.masks = torch.zeros((0, height, width), dtype=torch.bool,
+            instances.masks = torch.zeros((0, height, width),
+                                          dtype=torch.bool,
                                           device=instances.bboxes.device)
         return fuse_regions(instances, heatmap, **self.fusion)
 
@@ -488,10 +483,11 @@ class StructureAssessor(BaseModel):
             seg = segmentations[idx]
             member = self._segmentor_members[idx]
             if 'pred_score' not in seg:
-                raise KeyError(f'StructureAssessor: segmentor {member.name} gave '
-                               'no pred_score')
-            total = total + seg.pred_score.detach().reshape(-1)[:1].float().cpu() \
-                * member.weight
+                raise KeyError(
+                    f'StructureAssessor: segmentor {member.name} gave '
+                    'no pred_score')
+            score = seg.pred_score.detach().reshape(-1)[:1].float().cpu()
+            total = total + score * member.weight
             weights += member.weight
         return total / max(weights, 1e-12)
 
@@ -558,11 +554,10 @@ class StructureAssessor(BaseModel):
     @staticmethod
     def _box_masks(bboxes: torch.Tensor, height: int,
                    width: int) -> torch.Tensor:
-        ys = torch.arange(height, device=bboxes.device).view(1, -1, 1) + 0.5
-        xs = torch.arange(width, device=bboxes.device).view(1, 1, -1) + 0.5
-        b = bboxes.view(-1, 4, 1, 1)
-        return (xs >= b[:, 0]) & (xs < b[:, 2]) & (ys >= b[:, 1]) & (
-            ys < b[:, 3])
+        # The metric's and the submission's rule, so that a box-only
+        # detector's region is the same pixels before and after fusion.
+        masks = boxes_to_masks(bboxes, (height, width))
+        return torch.from_numpy(masks).to(bboxes.device)
 
     @staticmethod
     def _to_image(img: torch.Tensor, sample: DetDataSample) -> np.ndarray:
@@ -601,7 +596,9 @@ def build_assessor_with_member_tta(module: Union[dict, ConfigDict],
                                    **overrides) -> StructureAssessor:
     """``tools/test.py --tta`` entry: the same assessor, members under TTA.
 
-    A joint config sets ``tta_model = dict(type='StructureAssessorTTA')`` and
+    A factory, not a TTA wrapper, registered in ``MODELS`` under its own
+    name as mmengine registers functions: a joint config sets
+    ``tta_model = dict(type='build_assessor_with_member_tta')`` and
     ``tta_pipeline`` = its test pipeline; ``--tta`` then builds the assessor
     with ``tta=True`` (no wrapper: each member wraps itself in its own TTA
     model).
@@ -619,5 +616,4 @@ def build_assessor_with_member_tta(module: Union[dict, ConfigDict],
     return MODELS.build(cfg)
 
 
-MODELS.register_module(
-    name='StructureAssessorTTA', module=build_assessor_with_member_tta)
+MODELS.register_module(module=build_assessor_with_member_tta)

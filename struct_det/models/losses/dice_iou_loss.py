@@ -1,66 +1,63 @@
-"""Soft Dice / IoU loss on a soft target (the ``1 - Dice-IoU`` term of OPDAI)."""
+"""Soft Dice / IoU loss on a soft target (the ``1 - Dice-IoU`` term of
+OPDAI)."""
 from typing import Optional
 
 import torch
 from mmseg.registry import MODELS
-from torch import nn
+
+from .pixel_loss_utils import PixelLoss
 
 _MODES = ('dice', 'iou')
 
 
 @MODELS.register_module()
-class DiceIoULoss(nn.Module):
-    """``1 - soft Dice`` (or ``1 - soft IoU``) per image, averaged over the batch.
+class DiceIoULoss(PixelLoss):
+    """``1 - soft Dice`` (or ``1 - soft IoU``) per image, averaged over the
+    batch.
 
     With probabilities ``p`` and a soft target ``t`` on the valid pixels,
-    ``I = sum(p t)``; Dice is ``(2 I + s) / (sum p + sum t + s)`` and IoU (Jaccard) is
-    ``(I + s) / (sum p + sum t - I + s)``. The smoothing ``s`` makes a clean image
-    (empty target) pull its prediction to zero instead of dividing by zero. Unlike MSE
-    the term does not shrink with the region's size, so small distortions count.
+    ``I = sum(p t)``; Dice is ``(2 I + s) / (sum p + sum t + s)`` and IoU
+    (Jaccard) is ``(I + s) / (sum p + sum t - I + s)``. The smoothing ``s``
+    makes a clean image (empty target) pull its prediction to zero instead
+    of dividing by zero. Unlike MSE the term does not shrink with the
+    region's size, so small distortions count.
 
     Args:
-        mode: ``'dice'`` or ``'iou'``.
-        smooth: the smoothing ``s`` (in pixels).
-        loss_weight: weight of this term in the total loss.
-        use_sigmoid: the predictions are logits.
-        loss_name: key of this term in the loss dict (must contain ``loss``).
+        mode (str): ``'dice'`` or ``'iou'``. Defaults to 'dice'.
+        smooth (float): The smoothing ``s`` (in pixels), > 0.
+            Defaults to 1.0.
+        loss_weight (float): Weight of this term in the total loss.
+            Defaults to 1.0.
+        use_sigmoid (bool): Whether the predictions are logits.
+            Defaults to True.
+        loss_name (str, optional): Key of this term in the loss dict (must
+            contain ``loss``). Defaults to 'loss_dice_iou'.
     """
 
-    def __init__(self, mode: str = 'dice', smooth: float = 1.0, loss_weight: float = 1.0,
-                 use_sigmoid: bool = True, loss_name: str = 'loss_dice_iou') -> None:
-        super().__init__()
+    default_loss_name = 'loss_dice_iou'
+
+    def __init__(self,
+                 mode: str = 'dice',
+                 smooth: float = 1.0,
+                 loss_weight: float = 1.0,
+                 use_sigmoid: bool = True,
+                 loss_name: Optional[str] = None) -> None:
+        super().__init__(
+            loss_weight=loss_weight,
+            use_sigmoid=use_sigmoid,
+            loss_name=loss_name)
         if mode not in _MODES:
-            raise ValueError(f'DiceIoULoss: mode must be one of {_MODES}, got {mode!r}')
+            raise ValueError(
+                f'DiceIoULoss: mode must be one of {_MODES}, got {mode!r}')
         if not smooth > 0:
-            raise ValueError(f'DiceIoULoss: smooth must be > 0, got {smooth!r}')
+            raise ValueError(
+                f'DiceIoULoss: smooth must be > 0, got {smooth!r}')
         self.mode = mode
         self.smooth = float(smooth)
-        self.loss_weight = float(loss_weight)
-        self.use_sigmoid = use_sigmoid
-        self._loss_name = loss_name
 
-    @property
-    def loss_name(self) -> str:
-        """str: key of this term in the model's loss dict."""
-        return self._loss_name
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor,
-                valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The weighted loss.
-
-        Args:
-            pred: ``(N, 1, H, W)`` logits (or probabilities, ``use_sigmoid=False``).
-            target: ``(N, 1, H, W)`` soft target in [0, 1].
-            valid: ``(N, 1, H, W)`` bool mask of the pixels that count, or None.
-
-        Returns:
-            torch.Tensor: scalar loss.
-        """
-        if pred.shape != target.shape:
-            raise ValueError(f'{type(self).__name__}: prediction {tuple(pred.shape)} and '
-                             f'target {tuple(target.shape)} differ in shape')
-        prob = pred.sigmoid() if self.use_sigmoid else pred
-        target = target.to(prob)
+    def compute(self, prob: torch.Tensor, target: torch.Tensor,
+                valid: Optional[torch.Tensor]) -> torch.Tensor:
+        """``1 - coefficient`` per image, averaged over the batch."""
         if valid is not None:
             valid = valid.to(prob)
             prob, target = prob * valid, target * valid
@@ -71,4 +68,4 @@ class DiceIoULoss(nn.Module):
             coef = (2 * inter + self.smooth) / (total + self.smooth)
         else:
             coef = (inter + self.smooth) / (total - inter + self.smooth)
-        return self.loss_weight * (1 - coef).mean()
+        return (1 - coef).mean()

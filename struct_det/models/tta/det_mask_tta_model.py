@@ -13,6 +13,7 @@ from torch import nn
 from .instance_merge import (MERGE_MODES, SCORE_MODES, _as_tensor,
                              cat_instances, flip_instances, merge_instances,
                              resize_instances)
+from .utils import build_wrapped_model
 
 
 @MODELS.register_module()
@@ -81,13 +82,9 @@ class DetMaskTTAModel(BaseTTAModel):
                  view_weights: Optional[Sequence[float]] = None,
                  tta_cfg: Optional[dict] = None,
                  data_preprocessor: Union[dict, nn.Module, None] = None):
-        if isinstance(module, dict):
-            module = dict(module)
-            if data_preprocessor is not None:
-                module['data_preprocessor'] = data_preprocessor
-            # mmdet's registry resolves the detector without a default scope
-            module = MODELS.build(module)
-        super().__init__(module=module)
+        # mmdet's registry resolves the detector without a default scope
+        super().__init__(
+            module=build_wrapped_model(module, MODELS, data_preprocessor))
         settings = dict(
             merge_mode=merge_mode,
             iou_thr=iou_thr,
@@ -105,9 +102,9 @@ class DetMaskTTAModel(BaseTTAModel):
                 settings['iou_thr'] = nms_cfg['iou_threshold']
             unknown = set(tta_cfg) - set(settings)
             if unknown:
-                raise TypeError(f'DetMaskTTAModel: unknown tta_cfg keys '
-                                f'{sorted(unknown)}; known: {sorted(settings)}'
-                                )
+                raise TypeError(
+                    f'DetMaskTTAModel: unknown tta_cfg keys '
+                    f'{sorted(unknown)}; known: {sorted(settings)}')
             settings.update(tta_cfg)
         if settings['merge_mode'] not in MERGE_MODES:
             raise ValueError(f'DetMaskTTAModel: unknown merge_mode '
@@ -138,8 +135,7 @@ class DetMaskTTAModel(BaseTTAModel):
         self._warned_no_flip_key = False
 
     def merge_preds(
-            self,
-            data_samples_list: List[List[DetDataSample]]
+            self, data_samples_list: List[List[DetDataSample]]
     ) -> List[DetDataSample]:
         """Merge the views of every image of a batch.
 
@@ -205,7 +201,8 @@ class DetMaskTTAModel(BaseTTAModel):
         result.pred_instances = merged
         return result
 
-    def restore_view(self, view: DetDataSample,
+    def restore_view(self,
+                     view: DetDataSample,
                      view_idx: int = 0) -> InstanceData:
         """Bring one view's predictions to the original, unflipped image.
 

@@ -3,14 +3,18 @@
 
 One implementation serves two callers: :class:`DetMaskTTAModel` merges the
 views of one image (flips, scales) and :class:`StructureAssessor` merges the
-predictions of several detectors. Everything here is plain torch on
-:class:`~mmengine.structures.InstanceData`, runs on the device of its inputs
-and needs no compiled ops.
+predictions of several detectors. Everything here works on
+:class:`~mmengine.structures.InstanceData` and runs on the device of its
+inputs. Box IoU, box flips and box rescaling are mmdet's
+(``bbox_overlaps``, ``bbox_flip``, ``scale_boxes``) and box NMS is mmcv's
+``batched_nms``; what mmdet and mmcv do not have (mask IoU, clustering NMS,
+score-weighted mask voting) is written here.
 
 Merge modes:
 
 * ``'union'``: keep every instance (sorted by score).
-* ``'nms'``: greedy non-maximum suppression by box IoU; survivors unchanged.
+* ``'nms'``: greedy non-maximum suppression by box IoU (mmcv's
+  ``batched_nms``); survivors unchanged.
 * ``'mask_nms'``: greedy NMS by mask IoU (box IoU where there are no masks).
 * ``'mask_vote'``: cluster by mask IoU (box IoU without masks); each cluster
   becomes one instance whose mask is the score-weighted pixel vote of its
@@ -18,12 +22,15 @@ Merge modes:
   masks).
 * ``'wbf'``: weighted box fusion: cluster by box IoU; the fused box is the
   score-weighted mean box, the fused mask (if any) the score-weighted vote.
+  This is not mmdet's ``weighted_boxes_fusion`` (see :func:`merge_instances`).
 """
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmcv.ops import batched_nms
+from mmdet.structures.bbox import bbox_flip, bbox_overlaps, scale_boxes
 from mmengine.structures import InstanceData
 from scipy.sparse.csgraph import connected_components
 from torch import Tensor
@@ -38,6 +45,7 @@ _MASK_IOU_CHUNK_ELEMS = 2**26
 
 
 def _as_tensor(value, device: Optional[torch.device] = None) -> Tensor:
+    """A Tensor or numpy array as a Tensor (on ``device`` if given)."""
     if isinstance(value, Tensor):
         return value if device is None else value.to(device)
     if isinstance(value, np.ndarray):
@@ -72,31 +80,6 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
     stacked = torch.stack([x1, y1, x2, y2], dim=1).float()
     boxes[nonempty] = stacked[nonempty]
     return boxes
-
-
-def box_iou_matrix(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """Pairwise IoU of two sets of ``xyxy`` boxes.
-
-    Args:
-        boxes1 (Tensor): ``(N, 4)``.
-        boxes2 (Tensor): ``(M, 4)``.
-
-    Returns:
-        Tensor: ``(N, M)`` IoU in [0, 1]; 0 where the union is empty.
-    """
-    boxes1 = boxes1.float()
-    boxes2 = boxes2.float()
-    area1 = (boxes1[:, 2] - boxes1[:, 0]).clamp(min=0) * \
-        (boxes1[:, 3] - boxes1[:, 1]).clamp(min=0)
-    area2 = (boxes2[:, 2] - boxes2[:, 0]).clamp(min=0) * \
-        (boxes2[:, 3] - boxes2[:, 1]).clamp(min=0)
-    left_top = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
-    right_bottom = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = (right_bottom - left_top).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    union = area1[:, None] + area2[None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12),
-                       torch.zeros_like(inter))
 
 
 def _overlap_groups(boxes: Tensor) -> List[Tensor]:
@@ -188,19 +171,13 @@ def flip_instances(instances: InstanceData, frame_shape: Tuple[int, int],
     if direction not in FLIP_DIRECTIONS:
         raise ValueError(f'unknown flip direction {direction!r}; expected '
                          f'one of {FLIP_DIRECTIONS}')
-    height, width = frame_shape
     out = instances.clone()
-    boxes = instances.bboxes.clone()
+    out.bboxes = bbox_flip(instances.bboxes, frame_shape, direction)
     dims = []
     if direction in ('horizontal', 'diagonal'):
-        boxes[:, 0] = width - instances.bboxes[:, 2]
-        boxes[:, 2] = width - instances.bboxes[:, 0]
         dims.append(-1)
     if direction in ('vertical', 'diagonal'):
-        boxes[:, 1] = height - instances.bboxes[:, 3]
-        boxes[:, 3] = height - instances.bboxes[:, 1]
         dims.append(-2)
-    out.bboxes = boxes
     if 'masks' in instances:
         out.masks = torch.flip(instances.masks, dims=dims)
     return out
@@ -225,8 +202,7 @@ def resize_instances(instances: InstanceData, src_shape: Tuple[int, int],
     out = instances.clone()
     scale_y = dst_shape[0] / src_shape[0]
     scale_x = dst_shape[1] / src_shape[1]
-    out.bboxes = instances.bboxes * instances.bboxes.new_tensor(
-        [scale_x, scale_y, scale_x, scale_y])
+    out.bboxes = scale_boxes(instances.bboxes, (scale_x, scale_y))
     if 'masks' in instances:
         masks = instances.masks
         if masks.shape[0] == 0:
@@ -265,11 +241,11 @@ def cat_instances(instance_list: Sequence[InstanceData],
     if with_masks:
         # empty sets may carry masks of any size; non-empty ones must agree
         sized = [
-            tuple(inst.masks.shape[-2:]) for inst in instance_list
-            if 'masks' in inst and len(inst) > 0
+            tuple(inst.masks.shape[-2:])
+            for inst in instance_list if 'masks' in inst and len(inst) > 0
         ] or [
-            tuple(inst.masks.shape[-2:]) for inst in instance_list
-            if 'masks' in inst
+            tuple(inst.masks.shape[-2:])
+            for inst in instance_list if 'masks' in inst
         ]
         if len(set(sized)) > 1:
             raise ValueError('cannot merge masks of different sizes '
@@ -277,9 +253,9 @@ def cat_instances(instance_list: Sequence[InstanceData],
                              'first (resize_instances)')
         shape = sized[0] if sized else (0, 0)
         out.masks = torch.cat([
-            inst.masks.bool() if 'masks' in inst and len(inst) > 0 else
-            out.bboxes.new_zeros((0, ) + shape, dtype=torch.bool)
-            for inst in instance_list
+            inst.masks.bool()
+            if 'masks' in inst and len(inst) > 0 else out.bboxes.new_zeros(
+                (0, ) + shape, dtype=torch.bool) for inst in instance_list
         ])
     return out
 
@@ -328,6 +304,56 @@ def greedy_clusters(scores: Tensor,
     return order.new_zeros((0, )), clusters
 
 
+def box_nms(instances: InstanceData,
+            iou_thr: float,
+            class_agnostic: bool = False,
+            max_num: int = -1) -> Tensor:
+    """Greedy box NMS by mmcv's ``batched_nms``, with stable tie-breaking.
+
+    The survivors are those of :func:`greedy_clusters` on the box IoU. Two
+    of mmcv's choices differ from ours and are worked around: its sort is
+    not stable (equal scores could come out in any order), so it is given
+    every candidate's rank in a stable descending sort as its score; and
+    for class-aware NMS it shifts each class's boxes by
+    ``label * (max coordinate + 1)``, which rounds float32 coordinates
+    (1/128 px at 80 classes and 1024 px) and lets classes meet when a box
+    has negative coordinates, so each label is suppressed on its own.
+
+    Args:
+        instances (InstanceData): With ``bboxes``, ``scores``, ``labels``.
+        iou_thr (float): Suppress when the IoU is strictly greater.
+        class_agnostic (bool): Suppress across labels.
+        max_num (int): Keep at most this many survivors (-1: all).
+
+    Returns:
+        Tensor: Indices of the survivors, by descending score.
+    """
+    order = torch.argsort(instances.scores, descending=True, stable=True)
+    num = order.numel()
+    boxes = instances.bboxes[order].float()
+    labels = instances.labels[order]
+    ranks = torch.arange(num, 0, -1, dtype=torch.float32, device=boxes.device)
+    nms_cfg = dict(type='nms', iou_threshold=float(iou_thr))
+    if class_agnostic:
+        parts = [torch.arange(num, device=boxes.device)]
+    else:
+        parts = [(labels == label).nonzero().flatten()
+                 for label in torch.unique(labels)]
+    kept = []
+    for part in parts:
+        _, keep = batched_nms(
+            boxes[part],
+            ranks[part],
+            labels[part],
+            nms_cfg,
+            class_agnostic=True)
+        kept.append(part[keep])
+    kept = torch.cat(kept).sort().values  # back to descending score
+    if max_num > 0:
+        kept = kept[:max_num]
+    return order[kept]
+
+
 def merge_instances(instances: InstanceData,
                     mode: str = 'mask_nms',
                     iou_thr: float = 0.5,
@@ -342,8 +368,8 @@ def merge_instances(instances: InstanceData,
 
     Args:
         instances (InstanceData): Candidates with ``bboxes (N, 4)``,
-            ``scores (N,)``, ``labels (N,)`` and optionally ``masks (N, H, W)``,
-            all in the same frame.
+            ``scores (N,)``, ``labels (N,)`` and optionally
+            ``masks (N, H, W)``, all in the same frame.
         mode (str): One of :data:`MERGE_MODES` (see module docstring).
         iou_thr (float): Overlap above which two candidates are duplicates.
         score_mode (str, optional): Score of a fused cluster ('mask_vote',
@@ -365,6 +391,16 @@ def merge_instances(instances: InstanceData,
     Returns:
         InstanceData: Merged ``bboxes``, ``scores``, ``labels`` (+ ``masks``),
         sorted by descending score.
+
+    Note:
+        ``'wbf'`` is not mmdet's ``weighted_boxes_fusion`` (ZFTurbo's WBF),
+        which differs in what it computes: it matches each box against the
+        running fused box of a cluster (ours: against the cluster's best
+        box, as NMS does), its ``'avg'`` score is the members' mean score
+        scaled by ``min(num_models, len(cluster)) / sum(weights)`` (ours:
+        the ``score_mode`` above), it drops zero-area boxes, returns no
+        member indices (so masks cannot be fused or carried) and runs on
+        the CPU in numpy.
     """
     if mode not in MERGE_MODES:
         raise ValueError(f'unknown merge mode {mode!r}; expected one of '
@@ -401,19 +437,23 @@ def merge_instances(instances: InstanceData,
         return instances[order]
 
     use_mask_iou = has_masks and mode in ('mask_nms', 'mask_vote')
+    if mode == 'nms' or (mode == 'mask_nms' and not use_mask_iou):
+        return instances[box_nms(instances, iou_thr, class_agnostic, max_num)]
     # tight boxes of the masks bound every mask operation below
     tight = masks_to_boxes(instances.masks) if has_masks else None
     if use_mask_iou:
         iou = mask_iou_matrix(
             instances.masks, stride=mask_iou_stride, tight_boxes=tight)
     else:
-        iou = box_iou_matrix(instances.bboxes, instances.bboxes)
+        # eps as small as the clamp of the union it replaced: the same IoU
+        iou = bbox_overlaps(
+            instances.bboxes.float(), instances.bboxes.float(), eps=1e-12)
     if not class_agnostic:
         same = instances.labels[:, None] == instances.labels[None, :]
         iou = iou * same
     keep, clusters = greedy_clusters(instances.scores, iou, iou_thr, max_num)
 
-    if mode in ('nms', 'mask_nms'):
+    if mode == 'mask_nms':
         return instances[keep]
 
     fused_boxes, fused_scores, fused_masks = [], [], []
@@ -469,4 +509,3 @@ def merge_instances(instances: InstanceData,
         out.masks = torch.stack(fused_masks)
     order = torch.argsort(out.scores, descending=True, stable=True)
     return out[order]
-

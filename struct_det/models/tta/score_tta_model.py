@@ -1,4 +1,5 @@
-"""Test-time augmentation for image-level score regressors: average over views."""
+"""Test-time augmentation for image-level score regressors: average over
+views."""
 from typing import List, Optional, Union
 
 import torch
@@ -7,42 +8,50 @@ from mmdet.structures import DetDataSample
 from mmengine.model import BaseTTAModel
 from torch import nn
 
+from .utils import build_wrapped_model
+
 
 @MODELS.register_module()
 class ScoreTTAModel(BaseTTAModel):
-    """Averages the ``pred_score`` of every view of an image (e.g. N grid crops).
+    """Averages the ``pred_score`` of every view of an image (e.g. N grid
+    crops).
 
-    Used through ``tools/test.py --tta`` with a ``tta_pipeline`` whose ``TestTimeAug``
-    lists the views (``GridCrop`` with ``index=0..N-1``). Each view runs through the
-    wrapped model's ``test_step``; the merged sample is the first view's sample with the
-    mean score and ``metainfo['num_tta_views']``.
+    Used through ``tools/test.py --tta`` with a ``tta_pipeline`` whose
+    ``TestTimeAug`` lists the views (``GridCrop`` with ``index=0..N-1``).
+    Each view runs through the wrapped model's ``test_step``; the merged
+    sample is the first view's sample with the mean score and
+    ``metainfo['num_tta_views']``.
 
     Args:
-        module: the score model or its config.
-        data_preprocessor: overrides the model's data preprocessor if given.
+        module (dict | nn.Module): The score model or its config.
+        data_preprocessor (dict | nn.Module, optional): Overrides the
+            model's data preprocessor if given. Defaults to None.
     """
 
-    def __init__(self, module: Union[dict, nn.Module],
-                 data_preprocessor: Optional[Union[dict, nn.Module]] = None) -> None:
-        if isinstance(module, dict):
-            module = dict(module)
-            if data_preprocessor is not None:
-                module['data_preprocessor'] = data_preprocessor
-            # Built with mmdet's registry so it resolves without a default scope.
-            module = MODELS.build(module)
-        super().__init__(module=module)
+    def __init__(
+            self,
+            module: Union[dict, nn.Module],
+            data_preprocessor: Optional[Union[dict,
+                                              nn.Module]] = None) -> None:
+        # mmdet's registry resolves the model without a default scope
+        super().__init__(
+            module=build_wrapped_model(module, MODELS, data_preprocessor))
 
-    def merge_preds(self, data_samples_list: List[List[DetDataSample]]) -> List[DetDataSample]:
+    def merge_preds(
+            self, data_samples_list: List[List[DetDataSample]]
+    ) -> List[DetDataSample]:
         """Merges the views of each image.
 
         Args:
-            data_samples_list: per image, the list of its views' predicted samples.
+            data_samples_list (list[list[DetDataSample]]): Per image, the
+                list of its views' predicted samples.
 
         Returns:
-            list[DetDataSample]: one sample per image with the averaged ``pred_score``.
+            list[DetDataSample]: One sample per image with the averaged
+            ``pred_score``.
 
         Raises:
-            ValueError: a view has no ``pred_score``.
+            ValueError: If a view has no ``pred_score``.
         """
         merged = []
         for views in data_samples_list:
@@ -51,8 +60,8 @@ class ScoreTTAModel(BaseTTAModel):
                 if 'pred_score' not in view:
                     raise ValueError(
                         'ScoreTTAModel: a view of '
-                        f'{view.metainfo.get("img_path", "an image")} has no pred_score; '
-                        'wrap a score regressor such as LoDa')
+                        f'{view.metainfo.get("img_path", "an image")} has '
+                        'no pred_score; wrap a score regressor such as LoDa')
                 scores.append(view.pred_score.reshape(-1).float())
             sample = views[0]
             sample.pred_score = torch.stack(scores).mean(dim=0)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-CONFIG = 'configs/tiny/joint_tiny_evalmuse-sample.py'
+CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'
 NUM_IMAGES = 6
 METRIC_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou',
                'pixel_f1', 'best_score_thr', 'final_score')

@@ -192,7 +192,7 @@ def test_assessor_tta_flag_applies_to_members_that_have_tta():
     tta_model = dict(type='DetMaskTTAModel', merge_mode='mask_vote')
     model = MODELS.build(
         dict(
-            type='StructureAssessorTTA',
+            type='build_assessor_with_member_tta',
             module=dict(
                 type='StructureAssessor',
                 regressor=_regressor(),  # has no TTA settings: runs plainly
@@ -326,3 +326,15 @@ def test_members_do_not_load_ground_truth():
 def test_a_missing_checkpoint_names_the_member_and_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match='model.detectors.0.checkpoint'):
         _assessor(detectors=[_detector(checkpoint=str(tmp_path / 'no.pth'))])
+
+
+def test_box_masks_follow_the_metric_rule():
+    from struct_det.evaluation.functional import boxes_to_masks
+    boxes = torch.tensor([[2.0, 3.0, 7.0, 9.0], [0.3, 1.7, 4.2, 5.6], [-3., 50., 95., 70.]])
+    masks = StructureAssessor._box_masks(boxes, H, W)
+    assert masks.dtype == torch.bool and masks.shape == (3, H, W)
+    assert (masks.numpy() == boxes_to_masks(boxes.numpy(), (H, W))).all()
+    # [floor(x1), ceil(x2)) x [floor(y1), ceil(y2)), clipped to the image.
+    assert masks[1].nonzero()[:, 0].unique().tolist() == [1, 2, 3, 4, 5]
+    assert masks[1].nonzero()[:, 1].unique().tolist() == [0, 1, 2, 3, 4]
+    assert masks[2].sum() == (H - 50) * W

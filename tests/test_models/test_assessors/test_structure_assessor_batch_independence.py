@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-CONFIG = 'configs/tiny/joint_tiny_evalmuse-sample.py'
+CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'
 BOX_TOL = 1e-3
 SCORE_TOL = 1e-5
 MASK_FRAC = 1e-3

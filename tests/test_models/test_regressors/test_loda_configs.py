@@ -13,7 +13,7 @@ from mmengine.registry import DefaultScope
 CONFIGS = {
     # config: (trainable parameters, crop side, TTA views)
     'configs/loda/loda_vit-b16-r50_8xb16-10e_evalmuse-structure.py': (8_927_488, 224, 15),
-    'configs/loda/loda_dinov2-l14-reg4_8xb8-10e-518_evalmuse-structure.py':
+    'configs/loda/loda_dinov2-l14-reg4-518_8xb8-10e_evalmuse-structure.py':
     (29_275_904, 518, 4),
     'configs/tiny/loda_tiny_evalmuse-sample.py': (None, 112, 4),
 }

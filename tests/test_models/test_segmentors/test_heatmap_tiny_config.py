@@ -12,7 +12,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 TINY = 'configs/tiny/heatmap-score_tiny_evalmuse-sample.py'
-JOINT = 'configs/tiny/joint-heatmap_tiny_evalmuse-sample.py'
+JOINT = 'configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample.py'
 STRUCTURE_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou', 'pixel_f1',
                   'best_score_thr', 'final_score')
 IOU_KEYS = ('aAcc', 'mIoU', 'mAcc')

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_overlaps
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from struct_det.models.tta import DetMaskTTAModel
-from struct_det.models.tta.instance_merge import (box_iou_matrix,
-                                                  mask_iou_matrix,
+from struct_det.models.tta.instance_merge import (mask_iou_matrix,
                                                   masks_to_boxes,
                                                   merge_instances)
 
@@ -307,7 +307,7 @@ def test_nms_matches_classic_greedy_nms():
     merged = merge_instances(inst, mode='nms', iou_thr=0.3)
     # reference: textbook greedy NMS
     order = torch.argsort(scores, descending=True).tolist()
-    iou = box_iou_matrix(boxes, boxes)
+    iou = bbox_overlaps(boxes, boxes)
     keep = []
     for idx in order:
         if all(iou[idx, k] <= 0.3 for k in keep):

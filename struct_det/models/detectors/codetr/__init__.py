@@ -7,7 +7,6 @@ from .co_dino_decoder import CoDinoTransformerDecoder
 from .co_dino_head import CoDINOHead
 from .co_roi_head import CoStandardRoIHead
 from .codetr import CoDETR
-from .dino_counterpart import dino_counterpart_cfg
 from .positive_query_generator import (PositiveQueryGenerator,
                                        positive_query_attn_mask)
 
@@ -15,5 +14,5 @@ __all__ = [
     'CoDETR', 'CoDINOHead', 'CoATSSHead', 'CoStandardRoIHead',
     'CoDinoTransformerDecoder', 'PositiveQueryGenerator',
     'positive_query_attn_mask', 'ConversionResult',
-    'convert_codetr_state_dict', 'extract_state_dict', 'dino_counterpart_cfg'
+    'convert_codetr_state_dict', 'extract_state_dict'
 ]

@@ -145,7 +145,7 @@ def test_child_config_overrides_one_keyed_value(tmp_path):
 
 
 def test_dino_counterpart_takes_the_keyed_detr_entries(tiny_cfg_factory):
-    from struct_det.models.detectors.codetr import dino_counterpart_cfg
+    from struct_det.testing import dino_counterpart_cfg
     cfg = tiny_cfg_factory()
     dino = dino_counterpart_cfg(cfg)
     assert dino.train_cfg == cfg.train_cfg.detr

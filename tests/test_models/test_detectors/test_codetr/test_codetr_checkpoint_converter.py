@@ -197,8 +197,8 @@ class OddMeta:
 
 
 @pytest.mark.parametrize('config', [
-    'co-dino_r50_lsj-1024_12e_evalmuse-structure.py',
-    'co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py'
+    'co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py',
+    'co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py'
 ])
 def test_released_layouts_convert_completely(config):
     """The full R50 / Swin-L models: every tensor of the released layout has

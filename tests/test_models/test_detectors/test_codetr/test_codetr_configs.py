@@ -8,9 +8,9 @@ from mmengine.config import Config
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 REAL = {
-    'configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py':
+    'configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py':
     ('co_dino_5scale_r50_lsj_8xb2_1x_coco-69a72d67', 1024),
-    'configs/codetr/co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py':
+    'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py':
     ('co_dino_5scale_lsj_swin_large_1x_coco-3af73af2', 1280),
 }
 TINY = 'configs/tiny/co-dino_tiny_evalmuse-sample.py'

@@ -23,8 +23,8 @@ from mmengine.registry import init_default_scope
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 CONFIGS = [
-    'configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py',
-    'configs/codetr/co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py',
+    'configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py',
+    'configs/codetr/co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py',
 ]
 
 

@@ -44,7 +44,7 @@ from mmengine.registry import init_default_scope
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(HERE))))
 R50 = osp.join(REPO, 'configs', 'codetr',
-               'co-dino_r50_lsj-1024_12e_evalmuse-structure.py')
+               'co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py')
 CANVAS = (64, 96)
 SHAPES = ((64, 96), (48, 96))
 GT_BOXES = ([[0., 0., 96., 64.], [10., 8., 50., 40.]], [[30., 10., 80., 40.]])
@@ -109,8 +109,8 @@ def _build(cfg, seed):
 def shared():
     """(ours, dino): CoDETR and mmdet DINO holding the converted weights."""
     from mmdet.registry import MODELS
-    from struct_det.models.detectors.codetr import (convert_codetr_state_dict,
-                                                    dino_counterpart_cfg)
+    from struct_det.models.detectors.codetr import convert_codetr_state_dict
+    from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
     cfg = compact_cfg()
     donor = _build(cfg, seed=1)

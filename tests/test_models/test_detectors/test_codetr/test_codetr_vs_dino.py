@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 R50 = osp.join(REPO, 'configs', 'codetr',
-               'co-dino_r50_lsj-1024_12e_evalmuse-structure.py')
+               'co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py')
 
 
 def compact_codino_cfg():
@@ -38,7 +38,7 @@ def test_codino_predicts_exactly_like_dino_with_its_weights():
     import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    from struct_det.models.detectors.codetr import dino_counterpart_cfg
+    from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
     cfg = compact_codino_cfg()
     dino_cfg = dino_counterpart_cfg(cfg)
@@ -93,7 +93,7 @@ def test_dino_counterpart_of_a_built_config():
     builds."""
     import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
-    from struct_det.models.detectors.codetr import dino_counterpart_cfg
+    from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
     cfg = compact_codino_cfg()
     MODELS.build(cfg)
@@ -103,6 +103,6 @@ def test_dino_counterpart_of_a_built_config():
 
 
 def test_dino_counterpart_rejects_other_models():
-    from struct_det.models.detectors.codetr import dino_counterpart_cfg
+    from struct_det.testing import dino_counterpart_cfg
     with pytest.raises(ValueError, match='CoDETR'):
         dino_counterpart_cfg(dict(type='DINO'))

@@ -101,11 +101,13 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     """Smooth colour field with a faint fine texture."""
     base = rng.uniform(100, 210, size=3)
     grid = base + rng.normal(0, 20, size=(3, 4, 3))
-    img = cv2.resize(np.clip(grid, 0, 255).astype(np.float32), (w, h),
-                     interpolation=cv2.INTER_CUBIC)
+    img = cv2.resize(
+        np.clip(grid, 0, 255).astype(np.float32), (w, h),
+        interpolation=cv2.INTER_CUBIC)
     fine = cv2.resize(
         rng.normal(0, 3, size=(h // 4 + 1, w // 4 + 1)).astype(np.float32),
-        (w, h), interpolation=cv2.INTER_LINEAR)
+        (w, h),
+        interpolation=cv2.INTER_LINEAR)
     img += fine[..., None]
     if rng.random() < 0.5:  # a floor / horizon line
         y = int(h * rng.uniform(0.55, 0.8))
@@ -114,8 +116,8 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 
 
 def _line(img, p0, p1, colour, thickness):
-    cv2.line(img, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])),
-             colour, max(int(thickness), 1), cv2.LINE_AA)
+    cv2.line(img, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), colour,
+             max(int(thickness), 1), cv2.LINE_AA)
 
 
 def _limb(img, p0, p1, colour, thickness):
@@ -164,8 +166,8 @@ def _draw_hand(img, rng, obj: _Object) -> None:
     cv2.ellipse(img, (int(cx), int(cy)), (axes[0] + 2, axes[1] + 2),
                 math.degrees(obj.angle), 0, 360,
                 tuple(c * 0.45 for c in obj.colour), -1, cv2.LINE_AA)
-    cv2.ellipse(img, (int(cx), int(cy)), axes, math.degrees(obj.angle), 0,
-                360, obj.colour, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (int(cx), int(cy)), axes, math.degrees(obj.angle), 0, 360,
+                obj.colour, -1, cv2.LINE_AA)
     obj.anchors.append(obj.centre.copy())
 
 
@@ -179,8 +181,8 @@ def _draw_face(img, rng, obj: _Object) -> None:
                 cv2.LINE_AA)
     cv2.ellipse(img, c, (int(0.55 * s) + 2, int(0.7 * s) + 2), 0, 0, 360,
                 tuple(v * 0.45 for v in obj.colour), -1, cv2.LINE_AA)
-    cv2.ellipse(img, c, (int(0.55 * s), int(0.7 * s)), 0, 0, 360,
-                obj.colour, -1, cv2.LINE_AA)
+    cv2.ellipse(img, c, (int(0.55 * s), int(0.7 * s)), 0, 0, 360, obj.colour,
+                -1, cv2.LINE_AA)
     for dx in (-0.22, 0.22):
         e = (int(cx + dx * s), int(cy - 0.12 * s))
         cv2.ellipse(img, e, (int(0.13 * s), int(0.08 * s)), 0, 0, 360,
@@ -212,8 +214,9 @@ def _draw_figure(img, rng, obj: _Object) -> None:
         _limb(img, hip, foot, obj.colour, thick)
         obj.anchors.extend([hand, foot])
     head = (int(neck[0]), int(neck[1] - 0.22 * s))
-    cv2.circle(img, head, int(0.24 * s) + 2,
-               tuple(v * 0.45 for v in obj.colour), -1, cv2.LINE_AA)
+    cv2.circle(img, head,
+               int(0.24 * s) + 2, tuple(v * 0.45 for v in obj.colour), -1,
+               cv2.LINE_AA)
     cv2.circle(img, head, int(0.24 * s), obj.colour, -1, cv2.LINE_AA)
     obj.anchors.extend([np.array(head, dtype=np.float64), (neck + hip) / 2])
 
@@ -236,8 +239,7 @@ def _circle_polygon(cx, cy, r, n=12) -> np.ndarray:
 def _box_of(poly: np.ndarray, w: int, h: int) -> Tuple[int, int, int, int]:
     x1, y1 = np.floor(poly.min(0)).astype(int)
     x2, y2 = np.ceil(poly.max(0)).astype(int) + 1
-    return (max(int(x1), 0), max(int(y1), 0), min(int(x2), w),
-            min(int(y2), h))
+    return (max(int(x1), 0), max(int(y1), 0), min(int(x2), w), min(int(y2), h))
 
 
 def _swirl(img, rng, cx, cy, r) -> None:
@@ -264,8 +266,8 @@ def _melt(img, rng, cx, cy, r) -> None:
     inside = np.clip(1 - np.hypot(xs - cx, ys - cy) / r, 0, 1)
     shift = 0.9 * r * drip * np.sqrt(inside)
     map_y = (ys - shift).astype(np.float32)  # pull content downwards
-    warped = cv2.remap(img, xs, map_y, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.remap(
+        img, xs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     k = max(int(r * 0.25) | 1, 3)
     smear = cv2.blur(warped, (1, k))
     img[y1:y2, x1:x2] = smear
@@ -330,8 +332,8 @@ def _extra_part(img, rng, obj: _Object, r) -> np.ndarray:
                        (40, 30, 20), -1, cv2.LINE_AA)
         for p in (p0, p1):
             points.append(_circle_polygon(p[0], p[1], thick / 2 + 3, n=8))
-    hull = cv2.convexHull(
-        np.concatenate(points).astype(np.float32)).reshape(-1, 2)
+    hull = cv2.convexHull(np.concatenate(points).astype(np.float32)).reshape(
+        -1, 2)
     return hull.astype(np.float64)
 
 
@@ -358,9 +360,12 @@ def _glitch(img, rng, poly: np.ndarray) -> None:
     img[y1:y2, x1:x2] = patch * (1 - alpha) + strong * alpha
 
 
-def render_sample(rng: np.random.Generator, width: int, height: int,
-                  num_distortions: Optional[int] = None
-                  ) -> Tuple[np.ndarray, List[PlantedDistortion], str]:
+def render_sample(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    num_distortions: Optional[int] = None
+) -> Tuple[np.ndarray, List[PlantedDistortion], str]:
     """Draw one image with planted distortions.
 
     Args:
@@ -384,9 +389,10 @@ def render_sample(rng: np.random.Generator, width: int, height: int,
             c = (rng.uniform(margin, max(width - margin, margin + 1)),
                  rng.uniform(margin, max(height - margin, margin + 1)))
             obj = _Object(kind, c, scale)
-            if all(
-                    np.hypot(*(obj.centre - o.centre)) > 0.8 *
-                (obj.extent() + o.extent()) for o in objects):
+            apart = (
+                np.hypot(*(obj.centre - o.centre))
+                > 0.8 * (obj.extent() + o.extent()) for o in objects)
+            if all(apart):
                 objects.append(obj)
                 break
     for obj in objects:
@@ -452,14 +458,24 @@ def _mark_rectangle(rng, box, w, h, jitter, as_float) -> dict:
     if rng.random() < 0.9:  # most tools clip to the canvas
         x1, x2 = np.clip([x1, x2], 0, w)
         y1, y2 = np.clip([y1, y2], 0, h)
-    p = [{'x': _coord(rng, x1, as_float), 'y': _coord(rng, y1, as_float)},
-         {'x': _coord(rng, x2, as_float), 'y': _coord(rng, y2, as_float)}]
+    p = [{
+        'x': _coord(rng, x1, as_float),
+        'y': _coord(rng, y1, as_float)
+    }, {
+        'x': _coord(rng, x2, as_float),
+        'y': _coord(rng, y2, as_float)
+    }]
     u = rng.random()
     if u < 0.1:  # dragged from bottom-right to top-left
         p = p[::-1]
     elif u < 0.15:  # dragged from top-right to bottom-left
-        p = [{'x': p[1]['x'], 'y': p[0]['y']},
-             {'x': p[0]['x'], 'y': p[1]['y']}]
+        p = [{
+            'x': p[1]['x'],
+            'y': p[0]['y']
+        }, {
+            'x': p[0]['x'],
+            'y': p[1]['y']
+        }]
     return {'bbox_type': 1, 'bbox': p}
 
 
@@ -476,14 +492,15 @@ def _mark_polygon(rng, poly, w, h, jitter, as_float) -> dict:
         + rng.uniform(-0.25, 0.25, n) * (2 * np.pi / n)
     # Radius of the outline along each sampled direction.
     rad = np.interp(t, angles, radii, period=2 * np.pi)
-    rad = rad * rng.normal(1.08, 0.04, n) + rng.normal(
-        0, 0.5 * jitter * size, n)
+    rad = rad * rng.normal(1.08, 0.04, n) + rng.normal(0, 0.5 * jitter * size,
+                                                       n)
     pts = np.stack([centre[0] + rad * np.cos(t), centre[1] + rad * np.sin(t)],
                    1)
     pts[:, 0] = np.clip(pts[:, 0], 0, w - 1)
     pts[:, 1] = np.clip(pts[:, 1], 0, h - 1)
     return {
-        'bbox_type': 2,
+        'bbox_type':
+        2,
         'bbox': [[_coord(rng, x, as_float),
                   _coord(rng, y, as_float)] for x, y in pts]
     }
@@ -533,7 +550,8 @@ def simulate_annotations(rng: np.random.Generator,
         if rng.random() < 0.05:  # stray clicks: a polygon with no area
             n = int(rng.integers(1, 3))
             regions.append({
-                'bbox_type': 2,
+                'bbox_type':
+                2,
                 'bbox': [[int(rng.integers(width)),
                           int(rng.integers(height))] for _ in range(n)]
             })
@@ -543,8 +561,10 @@ def simulate_annotations(rng: np.random.Generator,
 
 
 def simulate_mos(rng: np.random.Generator,
-                 distortions: Sequence[PlantedDistortion], width: int,
-                 height: int, num_raters: int = 3) -> float:
+                 distortions: Sequence[PlantedDistortion],
+                 width: int,
+                 height: int,
+                 num_raters: int = 3) -> float:
     """Mean of ``num_raters`` integer ratings in 1..5 (so thirds for 3).
 
     The expected rating falls with the number of distortions and their
@@ -553,8 +573,7 @@ def simulate_mos(rng: np.random.Generator,
     frac = sum(d.area for d in distortions) / float(width * height)
     quality = 4.6 - 0.9 * len(distortions) - 3.0 * frac \
         + rng.normal(0, 0.25)
-    ratings = np.clip(
-        np.round(quality + rng.normal(0, 0.5, num_raters)), 1, 5)
+    ratings = np.clip(np.round(quality + rng.normal(0, 0.5, num_raters)), 1, 5)
     return float(ratings.sum() / num_raters)
 
 
@@ -573,7 +592,9 @@ def image_size(rng: np.random.Generator, max_size: int) -> Tuple[int, int]:
     return max(int(round(w * ratio)), 16), max(int(round(h * ratio)), 16)
 
 
-def make_sample_record(seed: int, split: str, index: int,
+def make_sample_record(seed: int,
+                       split: str,
+                       index: int,
                        max_size: int = 384) -> SampleRecord:
     """Generate image ``index`` of ``split``.
 
@@ -604,6 +625,8 @@ def make_sample_record(seed: int, split: str, index: int,
 
 def _settings(seed, num_train, num_val, num_test, max_size) -> dict:
     return {
+        # The module's name before it moved to struct_det.testing, kept so
+        # that samples written before the move are not regenerated.
         'generator': 'struct_det.datasets.sample_data',
         'version': GENERATOR_VERSION,
         'seed': seed,
@@ -655,9 +678,9 @@ def generate_sample_dataset(out_dir: str,
         "planted": {split: {key: [PlantedDistortion, ...]}}}`` (``planted``
         is empty when nothing was generated).
     """
-    for name, value in (('seed', seed), ('num_train', num_train),
-                        ('num_val', num_val), ('num_test', num_test),
-                        ('max_size', max_size)):
+    for name, value in (('seed', seed), ('num_train', num_train), ('num_val',
+                                                                   num_val),
+                        ('num_test', num_test), ('max_size', max_size)):
         if isinstance(value, bool) or not isinstance(value, int) or \
                 value < 0:
             raise ValueError(f'{name} must be a non-negative integer, got '
@@ -688,8 +711,7 @@ def generate_sample_dataset(out_dir: str,
 
     parent = osp.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(
-        dir=parent, prefix=f'.{osp.basename(out_dir)}.tmp-')
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{osp.basename(out_dir)}.tmp-')
     try:
         counts = {'train': num_train, 'val': num_val, 'test': num_test}
         for split in SPLITS:
@@ -706,8 +728,10 @@ def generate_sample_dataset(out_dir: str,
                     f.write(buf.tobytes())
                 info[sample.key] = sample.record
                 planted[sample.key] = sample.distortions
-            with open(osp.join(tmp, split, f'{split}_info.json'), 'w',
-                      encoding='utf-8') as f:
+            with open(
+                    osp.join(tmp, split, f'{split}_info.json'),
+                    'w',
+                    encoding='utf-8') as f:
                 json.dump(info, f)
             result['planted'][split] = planted
             if progress:

@@ -15,10 +15,11 @@
 #
 # Memory: batches hold 1 image per GPU (16 GPUs x 1 in the released recipe);
 # Swin-L at 1280 needs > 24 GB per image without activation checkpointing. On
-# smaller GPUs train co-dino_swin-l_lsj-1280_cp-amp-12e_evalmuse-structure.py
-# (with_cp + AMP, same model); on many GPUs, the FSDP variant
-# co-dino_swin-l_lsj-1280_fsdp-12e_evalmuse-structure.py.
-_base_ = ['./co-dino_r50_lsj-1024_12e_evalmuse-structure.py']
+# smaller GPUs train
+# co-dino_swin-l_16xb1-lsj-1280-cp-amp-12e_evalmuse-structure.py (with_cp +
+# AMP, same model); on many GPUs, the FSDP variant
+# co-dino_swin-l_16xb1-lsj-1280-fsdp-12e_evalmuse-structure.py.
+_base_ = ['./co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py']
 
 image_size = (1280, 1280)
 pretrained = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_large_patch4_window12_384_22k.pth'  # noqa

@@ -2,10 +2,10 @@
 # real joint recipe with the tiny Mask2Former finding the distortion regions
 # and the tiny LoDa scoring the image.
 #
-#   python tools/test.py configs/tiny/joint_tiny_evalmuse-sample.py [--tta] \
+#   python tools/test.py configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py [--tta] \
 #     --cfg-options \
 #     model.detectors.0.checkpoint=work_dirs/mask2former_tiny_evalmuse-sample/iter_40.pth \
-#     model.regressor.checkpoint=work_dirs/loda_tiny_evalmuse-sample/iter_400.pth
+#     model.regressor.checkpoint=work_dirs/loda_tiny_evalmuse-sample/iter_450.pth
 #
 # Without checkpoints the members run with random weights (plumbing checks).
 _base_ = [
@@ -34,7 +34,7 @@ val_evaluator = [
     dict(type='StructureMetric', score_thr=0.0),
     dict(
         type='StructureSubmissionWriter',
-        out_file='work_dirs/joint_tiny_evalmuse-sample/submission.zip',
+        out_file='work_dirs/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample/submission.zip',
         description='struct_det StructureAssessor: tiny Mask2Former + tiny '
         'LoDa'),
 ]

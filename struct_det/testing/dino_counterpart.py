@@ -1,11 +1,12 @@
 # Copyright (c) struct_det contributors. All rights reserved.
-"""The plain DINO that a Co-DINO config trains collaboratively."""
+"""The plain DINO that a Co-DINO config trains collaboratively (for tests,
+ablations and speed comparisons; not needed to train or run Co-DINO)."""
 import copy
 from typing import Mapping
 
 from mmengine.config import ConfigDict
 
-from .codetr import resolve_branch_cfgs
+from struct_det.models.detectors.codetr.codetr import resolve_branch_cfgs
 
 # CoDETR arguments that DINO does not have.
 CODETR_ONLY_KEYS = ('rpn_head', 'roi_head', 'aux_bbox_head',

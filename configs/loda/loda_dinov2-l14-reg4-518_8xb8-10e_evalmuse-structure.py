@@ -10,7 +10,7 @@
 #       model.safetensors --local-dir checkpoints/resnet50.a1_in1k
 # Facebook's original DINOv2 checkpoints load too (timm converts their layout).
 # Memory: the frozen ViT-L's activations are kept for the adapters' backward; with less
-# than ~40 GB per GPU train loda_dinov2-l14-reg4_8xb8-cp-amp-10e-518_evalmuse-structure.py
+# than ~40 GB per GPU train loda_dinov2-l14-reg4-518_8xb8-cp-amp-10e_evalmuse-structure.py
 # (the same model with with_cp=True and AMP).
 _base_ = ['./loda_vit-b16-r50_8xb16-10e_evalmuse-structure.py']
 

@@ -14,8 +14,8 @@
 # (the 80-class classifiers start anew for the single class `distortion`; the
 # mask head starts from scratch: the released model has none).
 #
-#   python tools/train.py configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py  # noqa
-#   python tools/test.py  configs/codetr/co-dino_r50_lsj-1024_12e_evalmuse-structure.py \
+#   python tools/train.py configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py  # noqa
+#   python tools/test.py  configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py \
 #       work_dirs/.../best_structure_f1_score_epoch_N.pth --tta
 #
 # The ResNet-50, the RPN and the RoI head (with its mask branch) and their

@@ -1,9 +1,10 @@
-"""Conversion of checkpoints of the released LoDa code to :class:`LoDa`'s state dict.
+"""Conversion of the released LoDa code's checkpoints to :class:`LoDa`'s.
 
-The released code saves only what it trains plus the frozen ResNet's BatchNorm buffers
-(which drifted there, and which its learner was trained against):
-``{'learner': learner.state_dict(), 'bn_buffer': {<resnet buffer name>: tensor}}``, or a
-training state with that dict under ``'model'``. Learner names map to ours as
+The released code saves only what it trains plus the frozen ResNet's
+BatchNorm buffers (which drifted there, and which its learner was trained
+against): ``{'learner': learner.state_dict(), 'bn_buffer': {<resnet buffer
+name>: tensor}}``, or a training state with that dict under ``'model'``.
+Learner names map to ours as
 
 ==============================  ===============================================
 released (``learner.``)         struct_det ``LoDa``
@@ -25,10 +26,14 @@ from typing import Dict, Mapping, Optional
 import torch
 
 _LEARNER_RULES = (
-    (re.compile(r'^conv\.(\d+)\.0\.(weight|bias)$'), r'distortion_tokens.branches.\1.reduce.\2'),
-    (re.compile(r'^conv\.(\d+)\.2\.weight$'), r'distortion_tokens.branches.\1.mix.weight'),
-    (re.compile(r'^down_proj\.(\d+)\.(fc[12]\.(?:weight|bias))$'), r'injectors.\1.down.\2'),
-    (re.compile(r'^up_proj\.(\d+)\.(fc[12]\.(?:weight|bias))$'), r'injectors.\1.up.\2'),
+    (re.compile(r'^conv\.(\d+)\.0\.(weight|bias)$'),
+     r'distortion_tokens.branches.\1.reduce.\2'),
+    (re.compile(r'^conv\.(\d+)\.2\.weight$'),
+     r'distortion_tokens.branches.\1.mix.weight'),
+    (re.compile(r'^down_proj\.(\d+)\.(fc[12]\.(?:weight|bias))$'),
+     r'injectors.\1.down.\2'),
+    (re.compile(r'^up_proj\.(\d+)\.(fc[12]\.(?:weight|bias))$'),
+     r'injectors.\1.up.\2'),
     (re.compile(r'^cross_attn\.(\d+)\.((?:q|kv|proj)\.(?:weight|bias))$'),
      r'injectors.\1.cross_attn.\2'),
 )
@@ -37,7 +42,10 @@ _CLASSIFIER_PREFIXES = ('head.', 'fc.', 'classifier.')
 
 
 def _strip_module_prefix(state: Mapping[str, object]) -> Dict[str, object]:
-    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
+    return {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state.items()
+    }
 
 
 def convert_official_loda_state(
@@ -45,30 +53,40 @@ def convert_official_loda_state(
         vit_state: Optional[Mapping[str, torch.Tensor]] = None,
         cnn_state: Optional[Mapping[str, torch.Tensor]] = None,
         source: str = 'checkpoint') -> 'OrderedDict[str, torch.Tensor]':
-    """Maps a released-LoDa checkpoint onto :class:`LoDa`'s parameter names.
+    """Map a released-LoDa checkpoint onto :class:`LoDa`'s parameter names.
 
     Args:
-        checkpoint: the loaded released checkpoint (``learner`` + ``bn_buffer``, or a
-            training state with them under ``model``; ``module.`` prefixes allowed).
-        vit_state: optional pretrained ViT weights (timm names) to merge in as ``vit.*``,
-            making the result a complete checkpoint for testing.
-        cnn_state: optional pretrained CNN weights to merge in as ``cnn.*``; the
-            checkpoint's BatchNorm buffers take precedence over the file's.
-        source: name of the checkpoint file, for error messages.
+        checkpoint (Mapping): The loaded released checkpoint (``learner`` +
+            ``bn_buffer``, or a training state with them under ``model``;
+            ``module.`` prefixes allowed).
+        vit_state (Mapping[str, Tensor], optional): Pretrained ViT weights
+            (timm names) to merge in as ``vit.*``, making the result a
+            complete checkpoint for testing. Defaults to None.
+        cnn_state (Mapping[str, Tensor], optional): Pretrained CNN weights to
+            merge in as ``cnn.*``; the checkpoint's BatchNorm buffers take
+            precedence over the file's. Defaults to None.
+        source (str): The checkpoint file's name, for error messages.
+            Defaults to ``'checkpoint'``.
 
     Returns:
         OrderedDict: ``LoDa`` state dict entries.
 
     Raises:
-        ValueError: the checkpoint is not in the released layout or has unknown entries.
+        ValueError: When the checkpoint is not in the released layout or has
+            unknown entries.
     """
-    if 'learner' not in checkpoint and isinstance(checkpoint.get('model'), Mapping):
+    if 'learner' not in checkpoint and isinstance(
+            checkpoint.get('model'), Mapping):
         checkpoint = checkpoint['model']
     checkpoint = _strip_module_prefix(checkpoint)
-    lacking = [k for k in ('learner', 'bn_buffer') if not isinstance(checkpoint.get(k), Mapping)]
+    lacking = [
+        k for k in ('learner', 'bn_buffer')
+        if not isinstance(checkpoint.get(k), Mapping)
+    ]
     if lacking:
-        raise ValueError(f'{source}: not a released-LoDa checkpoint, it lacks {lacking} '
-                         f'(top-level keys: {sorted(checkpoint)[:10]})')
+        raise ValueError(
+            f'{source}: not a released-LoDa checkpoint, it lacks {lacking} '
+            f'(top-level keys: {sorted(checkpoint)[:10]})')
 
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     if vit_state is not None:
@@ -87,8 +105,9 @@ def convert_official_loda_state(
             continue
         if key == 'head.weight':
             if value.dim() != 2 or value.shape[1] != 1:
-                raise ValueError(f'{source}: learner.head.weight should be (embed_dim, 1), '
-                                 f'got {tuple(value.shape)}')
+                raise ValueError(
+                    f'{source}: learner.head.weight should be (embed_dim, 1), '
+                    f'got {tuple(value.shape)}')
             converted['head.weight'] = value.t().contiguous()
             continue
         for pattern, replacement in _LEARNER_RULES:
@@ -98,20 +117,23 @@ def convert_official_loda_state(
                     num_down += 1
                 break
         else:
-            raise ValueError(f'{source}: unknown learner entry {key!r}; expected the '
-                             'released LoDa learner (conv, down_proj, cross_attn, up_proj, '
-                             'scale_factor, head)')
+            raise ValueError(
+                f'{source}: unknown learner entry {key!r}; expected the '
+                'released LoDa learner (conv, down_proj, cross_attn, up_proj, '
+                'scale_factor, head)')
 
     scale = learner.get('scale_factor')
     if scale is None or scale.dim() != 2 or scale.shape[0] != num_down:
         shape = None if scale is None else tuple(scale.shape)
-        raise ValueError(f'{source}: learner.scale_factor should have one row per adapted '
-                         f'block ({num_down}), got shape {shape}')
+        raise ValueError(
+            f'{source}: learner.scale_factor should have one row per adapted '
+            f'block ({num_down}), got shape {shape}')
     for index in range(num_down):
         converted[f'injectors.{index}.scale'] = scale[index].clone()
 
     for key, value in _strip_module_prefix(checkpoint['bn_buffer']).items():
         if not key.endswith(_BN_BUFFER_SUFFIXES):
-            raise ValueError(f'{source}: bn_buffer entry {key!r} is not a BatchNorm buffer')
+            raise ValueError(
+                f'{source}: bn_buffer entry {key!r} is not a BatchNorm buffer')
         converted[f'cnn.{key}'] = value
     return converted

@@ -1,18 +1,19 @@
 # Co-DINO Swin-L at 1280 trained with fully sharded data parallel (FSDP): the
-# same model and recipe as co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py,
-# run by mmengine's FlexibleRunner with FSDPStrategy. Every GPU keeps only its
-# shard of the fp32 weights, gradients and AdamW states (~3.8 GB for the whole
-# model, /N on N GPUs), mixed precision runs with a sharded loss scaler, and
-# the gradient clipping (max_norm 0.1) is over the whole model, not per shard
-# (struct_det's FSDPAmpOptimWrapper). Meant for GPUs, one node or several
+# same model and recipe as
+# co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py, run by mmengine's
+# FlexibleRunner with FSDPStrategy. Every GPU keeps only its shard of the fp32
+# weights, gradients and AdamW states (~3.8 GB for the whole model, /N on N
+# GPUs), mixed precision runs with a sharded loss scaler, and the gradient
+# clipping (max_norm 0.1) is over the whole model, not per shard (struct_det's
+# FSDPAmpOptimWrapper). Meant for GPUs, one node or several
 # (tools/misc/smoke_configs.py checks it on CPU: one gloo rank, fp32):
-#   bash tools/dist_train.sh configs/codetr/co-dino_swin-l_lsj-1280_fsdp-12e_evalmuse-structure.py 8  # noqa
+#   bash tools/dist_train.sh configs/codetr/co-dino_swin-l_16xb1-lsj-1280-fsdp-12e_evalmuse-structure.py 8  # noqa
 #   GPUS=16 bash tools/slurm_train.sh PARTITION codino-fsdp \
-#       configs/codetr/co-dino_swin-l_lsj-1280_fsdp-12e_evalmuse-structure.py work_dirs/codino-fsdp  # noqa
+#       configs/codetr/co-dino_swin-l_16xb1-lsj-1280-fsdp-12e_evalmuse-structure.py work_dirs/codino-fsdp  # noqa
 # Checkpoints are full (unsharded) state dicts saved by rank 0, so
 # tools/test.py tests them with this config or the plain one (testing runs the
 # default runner: sharding is for training).
-_base_ = ['./co-dino_swin-l_lsj-1280_12e_evalmuse-structure.py']
+_base_ = ['./co-dino_swin-l_16xb1-lsj-1280-12e_evalmuse-structure.py']
 
 runner_type = 'FlexibleRunner'
 strategy = dict(

@@ -2,7 +2,7 @@
 # tiny heatmap segmentor's regions fused with the tiny Mask2Former's instances (and
 # LoDa's score), as Wecan EvalAIG fused a semantic segmentor with Mask2Former.
 #
-#   python tools/test.py configs/tiny/joint-heatmap_tiny_evalmuse-sample.py [--tta] \
+#   python tools/test.py configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample.py [--tta] \
 #     --cfg-options \
 #     model.segmentors.0.checkpoint=work_dirs/heatmap-score_tiny_evalmuse-sample/iter_200.pth \
 #     model.detectors.0.checkpoint=work_dirs/mask2former_tiny_evalmuse-sample/iter_40.pth \
@@ -10,7 +10,7 @@
 #     model.fusion.heatmap_thr=<the segmentor's calibrated threshold>
 #
 # Without checkpoints the members run with random weights (plumbing checks).
-_base_ = ['./joint_tiny_evalmuse-sample.py']
+_base_ = ['./structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py']
 
 model = dict(
     segmentors=[
@@ -25,7 +25,7 @@ val_evaluator = [
     dict(type='StructureMetric', score_thr=0.0),
     dict(
         type='StructureSubmissionWriter',
-        out_file='work_dirs/joint-heatmap_tiny_evalmuse-sample/submission.zip',
+        out_file='work_dirs/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample/submission.zip',
         description='struct_det StructureAssessor: tiny heatmap segmentor fused with tiny '
         'Mask2Former + tiny LoDa'),
 ]

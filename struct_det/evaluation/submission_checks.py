@@ -1,0 +1,151 @@
+"""Validation of submissions and ground truths before scoring or writing.
+
+The per-record checks (:func:`~.functional.check_score`,
+:func:`~.functional.check_pred_area`, :func:`~.functional.check_gt_area`)
+live with the scorer; this module applies them to whole files and turns
+suspicious but scorable content into notes (also issued as warnings).
+"""
+import os.path as osp
+import warnings
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .functional import (check_gt_area, check_pred_area, check_score,
+                         summarize_notes)
+
+
+def _check_record(side: str, key: Any, entry: Any) -> None:
+    """Raise unless ``key`` is a str and ``entry`` a score/mask record."""
+    if not isinstance(key, str):
+        raise ValueError(f'{side} key {key!r} is a {type(key).__name__}; '
+                         'keys must be image names (str) without extension')
+    if (not isinstance(entry, Mapping) or 'score' not in entry
+            or 'pred_area' not in entry):
+        got = (
+            sorted(entry)
+            if isinstance(entry, Mapping) else type(entry).__name__)
+        raise ValueError(f"{side} {key!r}: each record must be a dict with "
+                         f"'score' and 'pred_area', got {got}")
+
+
+def _check_prediction(key: Any, entry: Any) -> List[Tuple[str, str]]:
+    """Check one predicted record; return its ``(kind, note)`` notes."""
+    _check_record('prediction', key, entry)
+    found = [('a bool score', check_score(key, entry['score'])),
+             ('negative pred_area values',
+              check_pred_area(key, entry['pred_area']))]
+    return [(kind, note) for kind, note in found if note]
+
+
+def validate_submission(preds: Mapping,
+                        keys: Optional[Iterable[str]] = None,
+                        all_records: bool = False) -> List[str]:
+    """Check a submission before scoring or writing it.
+
+    With ``keys``, only their records are scored (as by the released
+    scorer): records under other keys are ignored, whatever they hold, and
+    reported in a note.
+
+    Args:
+        preds (Mapping): ``{key: {"score", "pred_area"}}``.
+        keys (Iterable[str], optional): The keys the split needs (e.g. the
+            GT's); all must be present. Defaults to None.
+        all_records (bool): Check the records outside ``keys`` too (for a
+            file we write). Defaults to False.
+
+    Returns:
+        list[str]: Notes about content the scorer scores but that looks
+        like a mistake (masks that are not uint8 0/1, negative mask values,
+        bool scores, unused keys), also issued as warnings.
+
+    Raises:
+        ValueError: Naming the key: missing keys (with a hint when they
+            carry an extension), malformed records, bool / ``(1, H, W)`` /
+            unreadable masks, non-finite or non-numeric scores.
+    """
+    if not isinstance(preds, Mapping):
+        raise ValueError(
+            f'a submission must be a dict, got {type(preds).__name__}')
+    notes: List[str] = []
+    scored: Iterable = preds
+    if keys is not None:
+        keys = list(keys)
+        missing = [k for k in keys if k not in preds]
+        if missing:
+            hint = ''
+            if any(osp.splitext(str(k))[1] for k in preds):
+                hint = (' (the submission keys carry a file extension; use '
+                        'the bare name)')
+            raise ValueError(f'the submission lacks {len(missing)} of '
+                             f'{len(keys)} keys, e.g. {missing[:5]}{hint}')
+        wanted = set(keys)
+        extra = [k for k in preds if k not in wanted]
+        if extra and not all_records:
+            scored = keys
+            bad = []
+            for key in extra:
+                try:
+                    _check_prediction(key, preds[key])
+                except ValueError as err:
+                    bad.append(str(err))
+            detail = (f'; {len(bad)} of them are not valid records, e.g. '
+                      f'{bad[0]}' if bad else '')
+            notes.append(f'{len(extra)} submission keys are not in the split '
+                         f'and are ignored, e.g. {extra[0]!r}{detail}')
+        elif extra:
+            notes.append(f'{len(extra)} submission keys are not in the split '
+                         'and are ignored')
+    non_binary = []
+    record_notes: Dict[str, List[str]] = {}
+    for key in scored:
+        entry = preds[key]
+        for kind, note in _check_prediction(key, entry):
+            record_notes.setdefault(kind, []).append(note)
+        area = entry['pred_area']
+        if area.dtype != np.uint8 or area.max() > 1:
+            non_binary.append(key)
+    if non_binary:
+        notes.append(f'{len(non_binary)} masks are not uint8 0/1 (e.g. '
+                     f'{non_binary[0]!r}); the scorer counts every pixel > 0 '
+                     'after resizing as foreground')
+    notes.extend(summarize_notes(record_notes))
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return notes
+
+
+def validate_gt(gts: Mapping, source: str = 'GT') -> List[str]:
+    """Check a ground truth: records with a finite MOS and a 0/1 mask.
+
+    Args:
+        gts (Mapping): ``{key: {"score": mos, "pred_area": mask}}``, masks
+            2-D 0/1 (or 0/255).
+        source (str): The file name, for messages. Defaults to ``'GT'``.
+
+    Returns:
+        list[str]: Notes about content scored the scorer's way but
+        suspicious (0/255 masks, bool scores), also issued as warnings.
+
+    Raises:
+        ValueError: Naming the file and key.
+    """
+    if not isinstance(gts, Mapping) or not gts:
+        raise ValueError(f'{source}: the GT must be a non-empty dict')
+    record_notes: Dict[str, List[str]] = {}
+    try:
+        for key, entry in gts.items():
+            _check_record('GT', key, entry)
+            for kind, note in (
+                ('a bool GT score', check_score(key, entry['score'],
+                                                'GT score')),
+                ('a 0/255 GT mask', check_gt_area(key, entry['pred_area'])),
+            ):
+                if note:
+                    record_notes.setdefault(kind, []).append(note)
+    except ValueError as err:
+        raise ValueError(f'{source}: {err}') from err
+    notes = [f'{source}: {note}' for note in summarize_notes(record_notes)]
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return notes
