@@ -6,7 +6,7 @@ Example::
 
 1. Region counting: real-sized cases (1024x1024 predicted masks with a few blobs, GT
    stored at 512x512 as in gt.pkl), checked to give identical counts, milliseconds per
-   image against the literal per-pair scorer of ``tests/test_evaluation/scorer_reference.py``
+   image against the literal per-pair scorer of ``tests/test_evaluation/test_functional/scorer_reference.py``
    (two full canvases per region pair), in the same process on the same masks.
 2. End to end: a submission of ``--submission-num`` masks at assorted original sizes
    (~20% empty) and a 512x512 gt.pkl are written to a temporary folder; the released

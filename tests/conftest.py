@@ -169,14 +169,38 @@ def batch_placements_fn():
     return batch_placements
 
 
+def load_script(relpath: str):
+    """A repository script (``tools/...``, a test file) as a module.
+
+    Tools are scripts, not a package; each path is executed once per session.
+
+    Args:
+        relpath (str): Path relative to the repository root.
+
+    Returns:
+        module: The executed script.
+    """
+    import importlib.util
+    if relpath not in _SCRIPTS:
+        name = osp.splitext(osp.basename(relpath))[0]
+        spec = importlib.util.spec_from_file_location(
+            f'struct_det_script_{name}', osp.join(REPO, relpath))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _SCRIPTS[relpath] = module
+    return _SCRIPTS[relpath]
+
+
+_SCRIPTS: dict = {}
+
+
+@pytest.fixture(scope='session')
+def load_script_fn():
+    """``load_script`` for the tests."""
+    return load_script
+
+
 @pytest.fixture(scope='session')
 def smoke_tool():
-    """``tools/misc/smoke_configs.py`` as a module, loaded once (tools are scripts, not
-    a package)."""
-    import importlib.util
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'misc',
-                    'smoke_configs.py')
-    spec = importlib.util.spec_from_file_location('smoke_configs', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``tools/misc/smoke_configs.py`` as a module, loaded once."""
+    return load_script('tools/misc/smoke_configs.py')

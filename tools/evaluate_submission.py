@@ -14,6 +14,7 @@ import importlib.util
 import math
 import os
 import os.path as osp
+import runpy
 import sys
 import warnings
 
@@ -22,18 +23,12 @@ if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
 
-def _light_import():
-    """struct_det/light_import.py, loaded by path: the scorer needs numpy, OpenCV and SciPy
-    only, not the torch/mmdet stack that ``import struct_det`` registers."""
-    origin = importlib.util.find_spec('struct_det').origin
-    spec = importlib.util.spec_from_file_location(
-        'struct_det_light_import', osp.join(osp.dirname(origin), 'light_import.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_light_import().import_light('struct_det.evaluation.submission')
+# struct_det/light_import.py, run by path: this tool needs numpy, OpenCV and
+# SciPy only, not the torch/mmdet stack that ``import struct_det`` registers.
+_LIGHT = runpy.run_path(
+    osp.join(osp.dirname(importlib.util.find_spec('struct_det').origin),
+             'light_import.py'))
+_LIGHT['import_light']('struct_det.evaluation.submission')
 
 from struct_det.evaluation.functional import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA,  # noqa
                                               DEFAULT_IOU_THR, PLCC_FITS, score_submission)

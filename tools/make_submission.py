@@ -23,6 +23,7 @@ default threshold is the shared
 import argparse
 import importlib.util
 import os.path as osp
+import runpy
 import pickle
 import sys
 
@@ -31,25 +32,12 @@ if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
 
-def _light_import():
-    """Load struct_det/light_import.py by path.
-
-    The tool needs numpy, OpenCV and pycocotools only, not the torch/mmdet
-    stack that ``import struct_det`` registers.
-
-    Returns:
-        module: The ``light_import`` module.
-    """
-    origin = importlib.util.find_spec('struct_det').origin
-    spec = importlib.util.spec_from_file_location(
-        'struct_det_light_import',
-        osp.join(osp.dirname(origin), 'light_import.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_light_import().import_light('struct_det.evaluation.submission_io',
+# struct_det/light_import.py, run by path: this tool needs numpy, OpenCV and
+# SciPy only, not the torch/mmdet stack that ``import struct_det`` registers.
+_LIGHT = runpy.run_path(
+    osp.join(osp.dirname(importlib.util.find_spec('struct_det').origin),
+             'light_import.py'))
+_LIGHT['import_light']('struct_det.evaluation.submission_io',
                              'struct_det.evaluation.submission_preds',
                              'struct_det.utils.test_log')
 
@@ -149,7 +137,7 @@ def main(argv=None) -> None:
         score_thr = args.score_thr
         if args.calibration:
             # Reading a checkpoint needs torch and the registered package.
-            _light_import().import_full()
+            _LIGHT['import_full']()
             from struct_det.engine.calibration import load_calibration
             calibration = load_calibration(args.calibration)
             if calibration is None:

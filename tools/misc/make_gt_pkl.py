@@ -15,6 +15,7 @@ with ``tools/evaluate_submission.py PRED gt_val.pkl``.
 import argparse
 import importlib.util
 import os.path as osp
+import runpy
 import sys
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -22,25 +23,12 @@ if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
 
-def _light_import():
-    """Load struct_det/light_import.py by path.
-
-    The tool needs numpy, OpenCV and pycocotools only, not the torch/mmdet
-    stack that ``import struct_det`` registers.
-
-    Returns:
-        module: The ``light_import`` module.
-    """
-    origin = importlib.util.find_spec('struct_det').origin
-    spec = importlib.util.spec_from_file_location(
-        'struct_det_light_import',
-        osp.join(osp.dirname(origin), 'light_import.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_light_import().import_light('struct_det.datasets.gt_masks',
+# struct_det/light_import.py, run by path: this tool needs numpy, OpenCV and
+# SciPy only, not the torch/mmdet stack that ``import struct_det`` registers.
+_LIGHT = runpy.run_path(
+    osp.join(osp.dirname(importlib.util.find_spec('struct_det').origin),
+             'light_import.py'))
+_LIGHT['import_light']('struct_det.datasets.gt_masks',
                              'struct_det.evaluation.submission_io')
 
 from struct_det.datasets.gt_masks import gt_from_coco  # noqa: E402

@@ -9,7 +9,7 @@ bounding boxes of its two regions meet (otherwise the IoU is 0); a region taking
 such a pair is drawn once, filled, on a canvas the size of its bounding box, and the
 intersection is counted in the overlap of the two boxes. Each region is drawn by itself,
 exactly as the scorer draws it, so the counts are identical without assuming anything
-about how regions of one mask relate (``tests/test_evaluation/scorer_reference.py`` holds
+about how regions of one mask relate (``tests/test_evaluation/test_functional/scorer_reference.py`` holds
 the per-pair version they are checked against). This was measured faster than painting
 all regions into label images and histogramming label pairs, which needs two full-size
 label images per image and a guard against overlapping filled regions.

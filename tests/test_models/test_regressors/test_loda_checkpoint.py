@@ -148,16 +148,10 @@ def test_unknown_layouts_are_reported():
         convert_official_loda_state(short)
 
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'model_converters', 'loda_official_to_struct_det.py')
-    spec = importlib.util.spec_from_file_location('loda_official_to_struct_det', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_converter_cli_writes_an_mmengine_checkpoint(tmp_path, capsys):
-    tool = _load_tool()
+def test_converter_cli_writes_an_mmengine_checkpoint(tmp_path, capsys,
+                                                     load_script_fn):
+    tool = load_script_fn(
+        'tools/model_converters/loda_official_to_struct_det.py')
     model = build_model()
     src, dst = tmp_path / 'loda.pt', tmp_path / 'out' / 'converted.pth'
     torch.save(synthetic_official_checkpoint(model.cnn.state_dict()), src)

@@ -1,5 +1,4 @@
 """The tiny LoDa config trains on the sample data and learns; --tta averages grid crops."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -12,21 +11,14 @@ TINY_CONFIG = 'configs/tiny/loda_tiny_evalmuse-sample.py'
 MIN_SRCC = 0.3
 
 
-def _load_test_tool(repo_root: str):
-    spec = importlib.util.spec_from_file_location('struct_det_test_tool',
-                                                  osp.join(repo_root, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _point_at(cfg: Config, sample_data_root: str) -> None:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = sample_data_root + '/'
 
 
 @pytest.mark.slow
-def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root, tmp_path):
+def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root, tmp_path,
+                                           load_script_fn):
     cfg = Config.fromfile(osp.join(repo_root, TINY_CONFIG))
     _point_at(cfg, sample_data_root)
     cfg.work_dir = str(tmp_path / 'train')
@@ -43,7 +35,7 @@ def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root, tmp_path
 
     checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     assert osp.isfile(checkpoint)
-    tool = _load_test_tool(repo_root)
+    tool = load_script_fn('tools/test.py')
     args = tool.parse_args([
         osp.join(repo_root, TINY_CONFIG), checkpoint, '--tta', '--work-dir',
         str(tmp_path / 'tta'), '--cfg-options', f'test_dataloader.dataset.data_root='

@@ -145,18 +145,13 @@ def test_extract_state_dict_variants():
         extract_state_dict([1, 2])
 
 
-def _converter_main():
-    spec = importlib.util.spec_from_file_location(
-        'codetr_to_struct_det',
-        osp.join(REPO, 'tools', 'model_converters', 'codetr_to_struct_det.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+CONVERTER = 'tools/model_converters/codetr_to_struct_det.py'
 
 
-def test_cli_converts_and_reports(model_and_source, tmp_path, capsys):
+def test_cli_converts_and_reports(model_and_source, tmp_path, capsys,
+                                  load_script_fn):
     model, source, expected = model_and_source
-    main = _converter_main()
+    main = load_script_fn(CONVERTER).main
     src = tmp_path / 'co_dino_5scale_r50_lsj_8xb2_1x_coco.pth'
     extra = OrderedDict(source)
     extra[f'{T}pos_feats_trans.0.weight'] = torch.zeros(2, 2)
@@ -182,8 +177,8 @@ def test_cli_converts_and_reports(model_and_source, tmp_path, capsys):
         main([str(tmp_path / 'nope.pth'), str(dst)])
 
 
-def test_cli_refuses_untrusted_pickles(tmp_path):
-    main = _converter_main()
+def test_cli_refuses_untrusted_pickles(tmp_path, load_script_fn):
+    main = load_script_fn(CONVERTER).main
     src = tmp_path / 'odd.pth'
     torch.save(dict(state_dict={'backbone.x': torch.zeros(1)},
                     meta=dict(when=OddMeta())), src)

@@ -41,6 +41,9 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
+from tests.test_models.test_detectors.test_codetr.test_codetr_checkpoint_converter import \
+    reference_key_pairs  # noqa: E501
+
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(HERE))))
 R50 = osp.join(REPO, 'configs', 'codetr',
@@ -51,17 +54,6 @@ GT_BOXES = ([[0., 0., 96., 64.], [10., 8., 50., 40.]], [[30., 10., 80., 40.]])
 ORI_SCALE = 1.5
 RPN_SEED, DN_SEED = 11, 13
 REFERENCE_EPS = 1e-3
-
-
-def _reference_key_pairs():
-    """``reference_key_pairs`` of the converter test: the reference's name of
-    every tensor, written from its module tree."""
-    spec = importlib.util.spec_from_file_location(
-        'codetr_converter_test_layout',
-        osp.join(HERE, 'test_codetr_checkpoint_converter.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_key_pairs
 
 
 def compact_cfg():
@@ -117,7 +109,7 @@ def shared():
     state = donor.state_dict()
     source = OrderedDict()
     gen = torch.Generator().manual_seed(3)
-    for src, dst in _reference_key_pairs()(donor):
+    for src, dst in reference_key_pairs(donor):
         value = state[dst].clone()
         if src.startswith('query_head.cls_branches.') and \
                 src.endswith('.bias'):

@@ -79,7 +79,7 @@ print('ok')
 def test_pool_after_opencv_threads_ran_does_not_hang():
     """Forking while OpenCV's thread pool runs used to hang the workers in their first cv2
     call; the pool now forks with OpenCV single-threaded and restores its thread count."""
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     run = subprocess.run([sys.executable, '-c', AFTER_THREADS.format(repo=repo)], cwd=repo,
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0 and 'ok' in run.stdout, run.stderr

@@ -16,7 +16,7 @@ import pytest
 from struct_det.evaluation.functional import (gt_scorer_masks, pred_scorer_masks,
                                               score_submission)
 from struct_det.evaluation.submission import validate_gt, validate_submission
-from tests.test_evaluation.scorer_reference import binarize_prediction, reference_score
+from tests.test_evaluation.test_functional.scorer_reference import binarize_prediction, reference_score
 
 SCORE_KEYS = ('final_score', 'srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou')
 
@@ -205,7 +205,7 @@ def test_the_benchmark_anchor_gives_the_scorer_s_numbers():
     """benchmarks/released_scorer_procedure.py (the speed anchor) is the scorer too."""
     import importlib.util
     import os.path as osp
-    path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'benchmarks',
+    path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))), 'benchmarks',
                     'released_scorer_procedure.py')
     spec = importlib.util.spec_from_file_location('released_scorer_procedure', path)
     anchor = importlib.util.module_from_spec(spec)

@@ -6,7 +6,7 @@ from scipy import stats
 
 from struct_det.evaluation.functional import score_submission
 from struct_det.evaluation.functional import final_score
-from tests.test_evaluation.scorer_reference import binarize_prediction, reference_score
+from tests.test_evaluation.test_functional.scorer_reference import binarize_prediction, reference_score
 
 
 def _blobs(rng, size, n):

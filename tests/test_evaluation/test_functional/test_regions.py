@@ -9,7 +9,7 @@ from struct_det.evaluation.functional import (MaskRegions, RegionCounts, gt_scor
                                               pred_min_area, region_counts_array,
                                               region_counts_from_array, region_iou_matrix,
                                               summarize_region_counts, to_scorer_mask)
-from tests.test_evaluation.scorer_reference import binarize_prediction, image_counts
+from tests.test_evaluation.test_functional.scorer_reference import binarize_prediction, image_counts
 
 
 def _ring_with_blobs(rng, size):

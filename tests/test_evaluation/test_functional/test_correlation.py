@@ -159,7 +159,7 @@ print(json.dumps([[n.hex() for n in numbers], heavy]))
 
 
 def test_standalone_scorer_imports_neither_scipy_stats_nor_optimize():
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     gt, pred = _random_case(3)
     out = subprocess.run([sys.executable, '-c', STANDALONE.format(repo=repo),
                           json.dumps([gt, pred])], capture_output=True, text=True, check=True)
