@@ -1,9 +1,10 @@
-"""Installs struct_det and exposes its tools/configs to ``mim`` via ``struct_det/.mim``."""
+"""Installs struct_det and exposes its tools/configs to ``mim`` via
+``struct_det/.mim``.
+"""
 import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 
 ROOT = osp.dirname(osp.abspath(__file__))
@@ -17,13 +18,16 @@ def readme() -> str:
 
 def version() -> str:
     scope: dict = {}
-    with open(osp.join(ROOT, 'struct_det', 'version.py'), encoding='utf-8') as f:
+    with open(
+            osp.join(ROOT, 'struct_det', 'version.py'), encoding='utf-8') as f:
         exec(compile(f.read(), 'version.py', 'exec'), scope)
     return scope['__version__']
 
 
 def requirements() -> list:
-    with open(osp.join(ROOT, 'requirements', 'runtime.txt'), encoding='utf-8') as f:
+    with open(
+            osp.join(ROOT, 'requirements', 'runtime.txt'),
+            encoding='utf-8') as f:
         lines = [line.split('#')[0].strip() for line in f]
     return [line for line in lines if line]
 
@@ -31,9 +35,10 @@ def requirements() -> list:
 def add_mim_extension() -> None:
     """Lays configs/, tools/ and requirements/ out under ``struct_det/.mim``.
 
-    ``mim train struct_det CFG`` resolves ``<installed struct_det>/.mim/tools/train.py``.
-    A development install (``setup.py develop``, egg-link) links them so edits show
-    at once; a wheel/regular install copies them into the package.
+    ``mim train struct_det CFG`` resolves
+    ``<installed struct_det>/.mim/tools/train.py``. A development install
+    (``setup.py develop``, egg-link) links them so edits show at once; a
+    wheel/regular install copies them into the package.
     """
     link = 'develop' in sys.argv
     mim_dir = osp.join(ROOT, 'struct_det', '.mim')
@@ -50,16 +55,22 @@ def add_mim_extension() -> None:
         if link:
             os.symlink(osp.relpath(src, mim_dir), dst)
         else:
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+            shutil.copytree(
+                src,
+                dst,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
+
+DESCRIPTION = ('Structural-distortion detection and scoring for AI-generated '
+               'images (NTIRE 2025 EvalMuse-Structure) as an OpenMMLab '
+               'extension')
 
 if __name__ == '__main__':
     add_mim_extension()
     setup(
         name='struct_det',
         version=version(),
-        description='Structural-distortion detection and scoring for AI-generated images '
-        '(NTIRE 2025 EvalMuse-Structure) as an OpenMMLab extension',
+        description=DESCRIPTION,
         long_description=readme(),
         long_description_content_type='text/markdown',
         license='Apache-2.0',

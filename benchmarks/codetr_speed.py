@@ -12,11 +12,11 @@ Training: one optimizer step
 (forward, backward, AdamW) with the auxiliary heads and positive-query
 groups, against DINO's.
 
-    python benchmarks/codetr_speed.py                      # small preset, CPU
+    python benchmarks/codetr_speed.py  # small preset, CPU
     python benchmarks/codetr_speed.py --preset r50 --img-size 1024 \
-        --inference-only --warmup 1 --repeats 1            # real size, CPU
-    python benchmarks/codetr_speed.py --preset r50 --img-size 1024 \
-        --device cuda
+        --inference-only --warmup 1 --repeats 1 # real size, CPU
+    python benchmarks/codetr_speed.py --preset r50 --img-size 1024 --device \
+        cuda
 
 Prints a markdown table; all numbers come from this process.
 """
@@ -47,15 +47,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         "queries); 'small': ResNet-18, 2+2 layers, 300 queries")
     parser.add_argument('--img-size', type=int, default=256)
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--num-gts', type=int, default=5,
-                        help='distortion boxes per training image')
+    parser.add_argument(
+        '--num-gts',
+        type=int,
+        default=5,
+        help='distortion boxes per training image')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch decides)')
-    parser.add_argument('--inference-only', action='store_true',
-                        help='time inference only (no training steps)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (default: torch decides)')
+    parser.add_argument(
+        '--inference-only',
+        action='store_true',
+        help='time inference only (no training steps)')
     return parser.parse_args(argv)
 
 
@@ -140,10 +148,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
+
+    import struct_det.models.detectors  # noqa: F401
     from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
 
@@ -171,16 +180,18 @@ def main(argv=None) -> int:
     for model in models.values():
         model.to(args.device)
 
-    inputs, samples = make_batch(args.batch_size, args.img_size,
-                                 args.num_gts, args.device)
+    inputs, samples = make_batch(args.batch_size, args.img_size, args.num_gts,
+                                 args.device)
 
     num_boxes = {}
 
     def predictor(name, model):
+
         def predict():
             with torch.no_grad():
                 results = model.predict(inputs, copy.deepcopy(samples))
             num_boxes[name] = len(results[0].pred_instances)
+
         return predict
 
     def trainer(model):
@@ -194,19 +205,24 @@ def main(argv=None) -> int:
             optim.zero_grad()
             total.backward()
             optim.step()
+
         return step
 
     for model in models.values():
         model.eval()
-    infer = timed({name: predictor(name, m) for name, m in models.items()},
-                  args.warmup, args.repeats, args.device)
+    infer = timed({
+        name: predictor(name, m)
+        for name, m in models.items()
+    }, args.warmup, args.repeats, args.device)
     infer = {name: t / args.batch_size for name, t in infer.items()}
     train = {}
     if not args.inference_only:
         for model in models.values():
             model.train()
-        train = timed({name: trainer(m) for name, m in models.items()},
-                      args.warmup, args.repeats, args.device)
+        train = timed({
+            name: trainer(m)
+            for name, m in models.items()
+        }, args.warmup, args.repeats, args.device)
 
     base_infer = infer['DINO (mmdet)']
     device = args.device if args.device != 'cpu' else \
@@ -219,12 +235,16 @@ def main(argv=None) -> int:
           '| ratio |')
     print('|---|---:|---:|---:|---:|---:|')
     for name in models:
-        row = [name, str(num_boxes[name]), f'{1e3 * infer[name]:.1f}',
-               f'{infer[name] / base_infer:.3f}']
+        row = [
+            name,
+            str(num_boxes[name]), f'{1e3 * infer[name]:.1f}',
+            f'{infer[name] / base_infer:.3f}'
+        ]
         if name in train:
             base_train = train['DINO (mmdet)']
-            row += [f'{1e3 * train[name]:.1f}',
-                    f'{train[name] / base_train:.3f}']
+            row += [
+                f'{1e3 * train[name]:.1f}', f'{train[name] / base_train:.3f}'
+            ]
         else:
             row += ['-', '-']
         print('| ' + ' | '.join(row) + ' |')

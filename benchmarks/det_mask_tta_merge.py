@@ -9,7 +9,8 @@ pair by pair (``(a & b).sum() / (a | b).sum()``). Same inputs, same process;
 the results of our mask NMS and the baseline are checked to be identical.
 
     python benchmarks/det_mask_tta_merge.py
-    python benchmarks/det_mask_tta_merge.py --size 512 --views 4 --per-view 10
+    python benchmarks/det_mask_tta_merge.py --size 512 --views 4 --per-view \
+        10
     python benchmarks/det_mask_tta_merge.py --device cuda
 
 Prints a markdown table (median of --repeats runs).
@@ -41,10 +42,10 @@ def make_candidates(size: int, views: int, per_view: int, device: str,
                     seed: int) -> InstanceData:
     """Jittered copies of ``per_view`` rectangles-with-holes, one per view."""
     gen = torch.Generator().manual_seed(seed)
-    centers = torch.randint(size // 8, size - size // 8, (per_view, 2),
-                            generator=gen)
-    halves = torch.randint(size // 40, size // 10, (per_view, 2),
-                           generator=gen)
+    centers = torch.randint(
+        size // 8, size - size // 8, (per_view, 2), generator=gen)
+    halves = torch.randint(
+        size // 40, size // 10, (per_view, 2), generator=gen)
     ys = torch.arange(size).view(1, -1, 1)
     xs = torch.arange(size).view(1, 1, -1)
     masks, scores = [], []
@@ -61,13 +62,14 @@ def make_candidates(size: int, views: int, per_view: int, device: str,
     inst.masks = torch.cat(masks).to(device)
     inst.scores = torch.cat(scores).to(device)
     inst.bboxes = masks_to_boxes(inst.masks)
-    inst.labels = torch.zeros(len(inst.scores), dtype=torch.long,
-                              device=device)
+    inst.labels = torch.zeros(
+        len(inst.scores), dtype=torch.long, device=device)
     return inst
 
 
 def baseline_mask_nms(inst: InstanceData, iou_thr: float) -> torch.Tensor:
-    """Greedy mask NMS, IoU pair by pair as needed (the straightforward way)."""
+    """Greedy mask NMS, IoU pair by pair as needed (the straightforward way).
+    """
     order = torch.argsort(inst.scores, descending=True).tolist()
     keep: List[int] = []
     for idx in order:
@@ -102,8 +104,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     inst = make_candidates(args.size, args.views, args.per_view, args.device,
                            args.seed)
-    groups = torch.arange(args.views, device=args.device).repeat_interleave(
-        args.per_view)
+    groups = torch.arange(
+        args.views, device=args.device).repeat_interleave(args.per_view)
 
     ours = merge_instances(inst, mode='mask_nms', iou_thr=0.5)
     reference = inst[baseline_mask_nms(inst, 0.5).to(args.device)]
@@ -111,14 +113,15 @@ def main(argv=None) -> None:
 
     base_t = timed(lambda: baseline_mask_nms(inst, 0.5), args.repeats,
                    args.device)
-    rows = [('baseline: greedy mask NMS, pairwise IoU', base_t, len(reference))]
+    rows = [('baseline: greedy mask NMS, pairwise '
+             'IoU', base_t, len(reference))]
     for label, kwargs in [
         ('mask_nms (exact)', dict(mode='mask_nms')),
-        ('mask_nms, mask_iou_stride=2', dict(mode='mask_nms',
-                                            mask_iou_stride=2)),
+        ('mask_nms, mask_iou_stride=2',
+         dict(mode='mask_nms', mask_iou_stride=2)),
         ('mask_vote (exact)', dict(mode='mask_vote', groups=groups)),
-        ('mask_vote, mask_iou_stride=2', dict(mode='mask_vote', groups=groups,
-                                              mask_iou_stride=2)),
+        ('mask_vote, mask_iou_stride=2',
+         dict(mode='mask_vote', groups=groups, mask_iou_stride=2)),
         ('nms (box IoU)', dict(mode='nms')),
     ]:
         result = merge_instances(inst, iou_thr=0.5, **kwargs)

@@ -1,18 +1,21 @@
-"""The released EvalMuse-Structure scorer's procedure, step by step: the speed anchor.
+"""The released EvalMuse-Structure scorer's procedure, step by step: the speed
+anchor.
 
 Example::
 
     python benchmarks/released_scorer_procedure.py output.pkl gt.pkl
 
 A plain restatement of the organisers' ``evaluate.py`` as the spec
-(``/work/shared/spec/evalmuse_structure.md``, section 3) describes it, written for the
-benchmark and independent of struct_det: the extracted ``output.pkl`` and the ``gt.pkl``
-are unpickled, then for every GT key the prediction is resized to 512x512 and binarised,
-the outer contours of both masks are filtered by area, every predicted/GT contour pair is
-drawn filled on two fresh 512x512 canvases to get its IoU, and the per-class IoUs of the
-two masks are computed for the GIoU; then SRCC, the logistic fit and PLCC. It prints the
-scorer's lines, and with ``--timing`` the seconds spent importing, loading and computing
-(on stderr). ``benchmarks/structure_score_speed.py`` runs it as a whole process.
+(``/work/shared/spec/evalmuse_structure.md``, section 3) describes it, written
+for the benchmark and independent of struct_det: the extracted ``output.pkl``
+and the ``gt.pkl`` are unpickled, then for every GT key the prediction is
+resized to 512x512 and binarised, the outer contours of both masks are filtered
+by area, every predicted/GT contour pair is drawn filled on two fresh 512x512
+canvases to get its IoU, and the per-class IoUs of the two masks are computed
+for the GIoU; then SRCC, the logistic fit and PLCC. It prints the scorer's
+lines, and with ``--timing`` the seconds spent importing, loading and computing
+(on stderr). ``benchmarks/structure_score_speed.py`` runs it as a whole
+process.
 """
 import time
 
@@ -28,15 +31,17 @@ from scipy import optimize, stats  # noqa: E402
 SIZE = 512
 
 
-def logistic(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+def logistic(x: np.ndarray, b1: float, b2: float, b3: float,
+             b4: float) -> np.ndarray:
     """The scorer's 4-parameter logistic mapping of predicted scores."""
     return b2 + (b1 - b2) / (1 + np.exp(-((x - b3) / np.abs(b4))))
 
 
 def outer_contours(mask: np.ndarray, min_area: float) -> list:
-    """Outer contours of a mask whose ``cv2.contourArea`` exceeds ``min_area``."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    """Outer contours of a mask whose ``cv2.contourArea`` exceeds ``min_area``.
+    """
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     return [c for c in contours if cv2.contourArea(c) > min_area]
 
 
@@ -51,12 +56,17 @@ def contour_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union else 0.0
 
 
-def score(preds: dict, gts: dict, area_ratio: float = 0.0006, gt_min_area: float = 150,
+def score(preds: dict,
+          gts: dict,
+          area_ratio: float = 0.0006,
+          gt_min_area: float = 150,
           iou_thr: float = 0.1) -> dict:
-    """The scorer's numbers for two submission-form dicts, in the GT's key order.
+    """The scorer's numbers for two submission-form dicts, in the GT's key
+    order.
 
     Args:
-        preds: ``{key: {"score", "pred_area"}}`` as unpickled from ``output.pkl``.
+        preds: ``{key: {"score", "pred_area"}}`` as unpickled from
+            ``output.pkl``.
         gts: the same form, from ``gt.pkl``.
         area_ratio: predicted regions count above ``512 * 512 * area_ratio``.
         gt_min_area: GT regions count above this contour area.
@@ -84,8 +94,8 @@ def score(preds: dict, gts: dict, area_ratio: float = 0.0006, gt_min_area: float
         class_iou = []
         for cls in (0, 1):
             a, b = pred == cls, gt == cls
-            class_iou.append((np.logical_and(a, b).sum() + 1e-4)
-                             / (np.logical_or(a, b).sum() + 1e-4))
+            class_iou.append((np.logical_and(a, b).sum() + 1e-4) /
+                             (np.logical_or(a, b).sum() + 1e-4))
         gious.append(class_iou[1])
         pred_scores.append(preds[key]['score'])
         gt_scores.append(gts[key]['score'])
@@ -94,21 +104,34 @@ def score(preds: dict, gts: dict, area_ratio: float = 0.0006, gt_min_area: float
     f1 = 2 * precision * recall / (precision + recall + 1e-10)
     x, y = np.array(pred_scores), np.array(gt_scores)
     srcc = stats.spearmanr(y, x)[0]
-    popt, _ = optimize.curve_fit(logistic, x, y, p0=[np.max(y), np.min(y), np.mean(x),
-                                                     np.std(x)], maxfev=int(1e8))
+    popt, _ = optimize.curve_fit(
+        logistic,
+        x,
+        y,
+        p0=[np.max(y), np.min(y), np.mean(x),
+            np.std(x)],
+        maxfev=int(1e8))
     plcc = stats.pearsonr(y, logistic(x, *popt))[0]
-    return dict(final_score=f1 * 0.7 + (plcc + srcc) * 0.3 / 2, srcc=srcc, plcc=plcc,
-                precision=precision, recall=recall, f1_score=f1,
-                giou=sum(gious) / len(gious))
+    return dict(
+        final_score=f1 * 0.7 + (plcc + srcc) * 0.3 / 2,
+        srcc=srcc,
+        plcc=plcc,
+        precision=precision,
+        recall=recall,
+        f1_score=f1,
+        giou=sum(gious) / len(gious))
 
 
 def main(argv: list = None) -> None:
     """Scores ``PRED`` against ``GT`` and prints the scorer's lines."""
-    parser = argparse.ArgumentParser(description='the released scorer\'s procedure')
+    parser = argparse.ArgumentParser(description='the released scorer\'s '
+                                     'procedure')
     parser.add_argument('pred', help='the extracted output.pkl')
     parser.add_argument('gt', help='gt.pkl')
-    parser.add_argument('--timing', action='store_true',
-                        help='print import / load / compute seconds to stderr')
+    parser.add_argument(
+        '--timing',
+        action='store_true',
+        help='print import / load / compute seconds to stderr')
     args = parser.parse_args(argv)
     imported = time.perf_counter()
     with open(args.pred, 'rb') as f:
@@ -118,14 +141,18 @@ def main(argv: list = None) -> None:
     loaded = time.perf_counter()
     result = score(preds, gts)
     done = time.perf_counter()
-    for label, key in (('Final_Score', 'final_score'), ('SRCC', 'srcc'), ('PLCC', 'plcc'),
-                       ('Precision', 'precision'), ('Recall', 'recall'),
-                       ('F1_Score', 'f1_score'), ('GIoU', 'giou')):
+    for label, key in (('Final_Score', 'final_score'), ('SRCC', 'srcc'),
+                       ('PLCC', 'plcc'), ('Precision', 'precision'),
+                       ('Recall', 'recall'), ('F1_Score',
+                                              'f1_score'), ('GIoU', 'giou')):
         print(f'{label}: {result[key]:.4f}')
     if args.timing:
         import sys
-        print(f'timing: import {imported - _START:.3f} load {loaded - imported:.3f} '
-              f'compute {done - loaded:.3f}', file=sys.stderr)
+        print(
+            f'timing: import {imported - _START:.3f} load '
+            f'{loaded - imported:.3f} '
+            f'compute {done - loaded:.3f}',
+            file=sys.stderr)
 
 
 if __name__ == '__main__':

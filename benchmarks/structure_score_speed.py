@@ -1,22 +1,27 @@
-"""Speed of the challenge score: region counting per image, and the scorer end to end.
+"""Speed of the challenge score: region counting per image, and the scorer end
+to end.
 
 Example::
 
-    python benchmarks/structure_score_speed.py --num 1000 --submission-num 999
+    python benchmarks/structure_score_speed.py --num 1000 --submission-num \
+        999
 
-1. Region counting: real-sized cases (1024x1024 predicted masks with a few blobs, GT
-   stored at 512x512 as in gt.pkl), checked to give identical counts, milliseconds per
-   image against the literal per-pair scorer of ``tests/test_evaluation/test_functional/scorer_reference.py``
-   (two full canvases per region pair), in the same process on the same masks.
-2. End to end: a submission of ``--submission-num`` masks at assorted original sizes
-   (~20% empty) and a 512x512 gt.pkl are written to a temporary folder; the released
-   scorer's procedure (``benchmarks/released_scorer_procedure.py``, on the extracted
-   ``output.pkl`` as the challenge server runs it) and ``tools/evaluate_submission.py``
-   (on the same ``output.pkl`` and on the zip) run as whole processes, medians of
-   ``--repeat-process`` runs; peak memory is the largest process's peak RSS (``wait4``;
-   the files are written by a child so that this process stays small) and the process
-   tree's peak PSS (sampled every 20 ms: forked workers share the parent's pages).
-   Both print the same lines (checked), and in-process the same numbers to the last bit.
+1. Region counting: real-sized cases (1024x1024 predicted masks with a few
+   blobs, GT stored at 512x512 as in gt.pkl), checked to give identical counts,
+   milliseconds per image against the literal per-pair scorer of
+   ``tests/test_evaluation/test_functional/scorer_reference.py`` (two full
+   canvases per region pair), in the same process on the same masks.
+2. End to end: a submission of ``--submission-num`` masks at assorted original
+   sizes (~20% empty) and a 512x512 gt.pkl are written to a temporary folder;
+   the released scorer's procedure
+   (``benchmarks/released_scorer_procedure.py``, on the extracted
+   ``output.pkl`` as the challenge server runs it) and
+   ``tools/evaluate_submission.py`` (on the same ``output.pkl`` and on the zip)
+   run as whole processes, medians of ``--repeat-process`` runs; peak memory is
+   the largest process's peak RSS (``wait4``; the files are written by a child
+   so that this process stays small) and the process tree's peak PSS (sampled
+   every 20 ms: forked workers share the parent's pages). Both print the same
+   lines (checked), and in-process the same numbers to the last bit.
 """
 import argparse
 import importlib.util
@@ -48,21 +53,26 @@ def _load_path(name, *parts):
     return module
 
 
-# The scorer's modules without the torch stack, as tools/evaluate_submission.py loads them.
-_load_path('struct_det_light_import', osp.dirname(importlib.util.find_spec('struct_det').origin),
+# The scorer's modules without the torch stack, as tools/evaluate_submission.py
+# loads them.
+_load_path('struct_det_light_import',
+           osp.dirname(importlib.util.find_spec('struct_det').origin),
            'light_import.py').import_light('struct_det.evaluation.submission')
-from struct_det.evaluation.functional import (MaskRegions, available_cpus,  # noqa: E402
-                                              image_region_counts, match_regions,
-                                              pred_min_area, score_submission)
-from struct_det.evaluation.submission import (format_readme, restricted_load,  # noqa: E402
+from struct_det.evaluation.functional import (MaskRegions, available_cpus,
+                                              image_region_counts,
+                                              match_regions, pred_min_area,
+                                              score_submission)
+from struct_det.evaluation.submission import (format_readme, restricted_load,
                                               validate_gt, validate_submission)
 
 EVALUATE = osp.join(_REPO, 'tools', 'evaluate_submission.py')
 RELEASED = osp.join(_REPO, 'benchmarks', 'released_scorer_procedure.py')
-# (height, width) of EvalMuse images and how often they occur (the spec: ~94% square).
-ORIGINAL_SIZES = (((1024, 1024), 0.94), ((576, 1024), 0.015), ((1024, 576), 0.015),
-                  ((768, 1024), 0.01), ((1024, 768), 0.01), ((512, 512), 0.005),
-                  ((682, 1024), 0.005))
+# (height, width) of EvalMuse images and how often they occur (the spec: ~94%
+# square).
+ORIGINAL_SIZES = (((1024, 1024), 0.94), ((576, 1024), 0.015),
+                  ((1024, 576), 0.015), ((768, 1024), 0.01),
+                  ((1024, 768), 0.01), ((512, 512), 0.005), ((682, 1024),
+                                                             0.005))
 
 
 def _load_reference():
@@ -73,22 +83,31 @@ def _load_reference():
 def _blobs(rng, mask, n, radius):
     size = mask.shape[0]
     for _ in range(n):
-        centre = tuple(int(v) for v in rng.integers(radius[1], size - radius[1], 2))
+        centre = tuple(
+            int(v) for v in rng.integers(radius[1], size - radius[1], 2))
         axes = tuple(int(v) for v in rng.integers(radius[0], radius[1], 2))
-        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1,
+                    -1)
     return mask
 
 
 def make_cases(num, seed, blobs=(0, 4), extra=(0, 3), size=1024):
-    """Pairs of (1024x1024 prediction, 512x512 GT) with a few distortion blobs each."""
+    """Pairs of (1024x1024 prediction, 512x512 GT) with a few distortion blobs
+    each.
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(num):
-        gt = _blobs(rng, np.zeros((size, size), np.uint8), int(rng.integers(*blobs)), (15, 120))
-        # A prediction: the GT blobs shifted and grown or shrunk, false positives, specks.
+        gt = _blobs(rng, np.zeros((size, size), np.uint8),
+                    int(rng.integers(*blobs)), (15, 120))
+        # A prediction: the GT blobs shifted and grown or shrunk, false
+        # positives, specks.
         shift = tuple(int(v) for v in rng.integers(-25, 25, 2))
         pred = np.roll(gt, shift, axis=(0, 1))
-        pred = (cv2.dilate if rng.random() < 0.5 else cv2.erode)(pred, np.ones((9, 9), np.uint8))
+        pred = (cv2.dilate if rng.random() < 0.5 else cv2.erode)(pred,
+                                                                 np.ones(
+                                                                     (9, 9),
+                                                                     np.uint8))
         pred = _blobs(rng, pred, int(rng.integers(*extra)), (15, 100))
         pred = _blobs(rng, pred, int(rng.integers(0, 4)), (2, 8))
         gt512 = (cv2.resize(gt, (512, 512)) > 0).astype(np.uint8)
@@ -115,15 +134,18 @@ def _unavoidable(pred, gt512):
 
 
 def _stage_ours(pred512, gt512):
-    return match_regions(MaskRegions(pred512, pred_min_area()), MaskRegions(gt512, 150.0))
+    return match_regions(
+        MaskRegions(pred512, pred_min_area()), MaskRegions(gt512, 150.0))
 
 
 def make_submission_files(folder, num, seed=0, empty=0.2):
-    """A submission (``output.pkl``, ``submission.zip``) and its ``gt.pkl`` in ``folder``.
+    """A submission (``output.pkl``, ``submission.zip``) and its ``gt.pkl`` in
+    ``folder``.
 
-    GT: 0-3 blobs at 512x512 (~20% clean). Predictions at the image's original size: the
-    GT blobs resized there, shifted and grown or shrunk, plus false positives and specks;
-    ``empty`` of them are empty. Scores follow the MOS with noise.
+    GT: 0-3 blobs at 512x512 (~20% clean). Predictions at the image's original
+        size: the
+    GT blobs resized there, shifted and grown or shrunk, plus false positives
+    and specks; ``empty`` of them are empty. Scores follow the MOS with noise.
 
     Returns:
         dict: paths ``pkl``, ``zip``, ``gt``.
@@ -136,26 +158,38 @@ def make_submission_files(folder, num, seed=0, empty=0.2):
         key = f'{index:032x}'
         height, width = sizes[rng.choice(len(sizes), p=probs / probs.sum())]
         gt = _blobs(rng, np.zeros((512, 512), np.uint8),
-                    0 if rng.random() < 0.2 else int(rng.integers(1, 4)), (8, 60))
+                    0 if rng.random() < 0.2 else int(rng.integers(1, 4)),
+                    (8, 60))
         if rng.random() < empty:
             pred = np.zeros((height, width), np.uint8)
         else:
-            pred = cv2.resize(gt, (width, height), interpolation=cv2.INTER_NEAREST)
-            pred = np.roll(pred, tuple(int(v) for v in rng.integers(-25, 25, 2)), axis=(0, 1))
+            pred = cv2.resize(
+                gt, (width, height), interpolation=cv2.INTER_NEAREST)
+            pred = np.roll(
+                pred,
+                tuple(int(v) for v in rng.integers(-25, 25, 2)),
+                axis=(0, 1))
             pred = (cv2.dilate if rng.random() < 0.5 else cv2.erode)(
                 pred, np.ones((9, 9), np.uint8))
             pred = _blobs_wh(rng, pred, int(rng.integers(0, 3)), (15, 100))
             pred = _blobs_wh(rng, pred, int(rng.integers(0, 4)), (2, 8))
         mos = float(np.clip(4.5 - 30 * gt.mean() + rng.normal(0, 0.6), 1, 5))
         gts[key] = {'score': round(mos * 3) / 3, 'pred_area': gt}
-        preds[key] = {'score': float(mos + rng.normal(0, 0.5)), 'pred_area': pred}
-    paths = {name: osp.join(folder, file) for name, file in
-             (('pkl', 'output.pkl'), ('zip', 'submission.zip'), ('gt', 'gt.pkl'))}
+        preds[key] = {
+            'score': float(mos + rng.normal(0, 0.5)),
+            'pred_area': pred
+        }
+    paths = {
+        name: osp.join(folder, file)
+        for name, file in (('pkl', 'output.pkl'), ('zip', 'submission.zip'),
+                           ('gt', 'gt.pkl'))
+    }
     with open(paths['pkl'], 'wb') as f:
         pickle.dump(preds, f, protocol=4)
     with open(paths['gt'], 'wb') as f:
         pickle.dump(gts, f, protocol=4)
-    with zipfile.ZipFile(paths['zip'], 'w', compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(
+            paths['zip'], 'w', compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(paths['pkl'], 'output.pkl')
         zf.writestr('readme.txt', format_readme(0.5))
     return paths
@@ -167,18 +201,23 @@ def _blobs_wh(rng, mask, n, radius):
     for _ in range(n):
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         axes = tuple(int(v) for v in rng.integers(radius[0], radius[1], 2))
-        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1,
+                    -1)
     return mask
 
 
 def _tree_pss_kb(pid):
-    """Proportional set size of a process and its descendants (kB), 0 once gone."""
+    """Proportional set size of a process and its descendants (kB), 0 once
+    gone.
+    """
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
             with open(f'/proc/{current}/smaps_rollup') as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith('Pss:'))
+                total += sum(
+                    int(line.split()[1]) for line in f
+                    if line.startswith('Pss:'))
             for task in os.listdir(f'/proc/{current}/task'):
                 with open(f'/proc/{current}/task/{task}/children') as f:
                     todo.extend(int(c) for c in f.read().split())
@@ -191,7 +230,8 @@ def run_process(cmd, repeat):
     """Runs ``cmd`` ``repeat`` times as a whole process.
 
     Returns:
-        dict: median ``wall`` seconds, the largest ``rss`` and ``pss`` peaks (MiB), the last
+        dict: median ``wall`` seconds, the largest ``rss`` and ``pss`` peaks
+            (MiB), the last
         run's ``stdout`` and ``stderr``.
     """
     walls, rss, pss = [], [], []
@@ -220,8 +260,12 @@ def run_process(cmd, repeat):
             raise SystemExit(f'{" ".join(cmd)} failed:\n{stderr}')
         rss.append(usage.ru_maxrss / 1024)
         pss.append(peak[0] / 1024)
-    return dict(wall=statistics.median(walls), rss=max(rss), pss=max(pss), stdout=stdout,
-                stderr=stderr)
+    return dict(
+        wall=statistics.median(walls),
+        rss=max(rss),
+        pss=max(pss),
+        stdout=stdout,
+        stderr=stderr)
 
 
 def _timed(fn, repeat):
@@ -234,28 +278,44 @@ def _timed(fn, repeat):
 
 
 def whole_process_rows(num, repeat, seed):
-    """The end-to-end comparison with the released scorer's procedure (markdown rows)."""
+    """The end-to-end comparison with the released scorer's procedure (markdown
+    rows).
+    """
     folder = tempfile.mkdtemp(prefix='struct_det_score_bench_')
     try:
         py = sys.executable
-        # Written by a child process: a process's peak RSS (ru_maxrss) starts from what its
-        # parent held when it was started, so this process must never hold the masks
-        # before the whole-process runs.
-        subprocess.run([py, osp.abspath(__file__), '--write-files', folder, '--submission-num',
-                        str(num), '--seed', str(seed)], check=True, cwd=_REPO)
-        paths = {name: osp.join(folder, file) for name, file in
-                 (('pkl', 'output.pkl'), ('zip', 'submission.zip'), ('gt', 'gt.pkl'))}
-        released = run_process([py, RELEASED, paths['pkl'], paths['gt'], '--timing'], repeat)
-        ours_pkl = run_process([py, EVALUATE, paths['pkl'], paths['gt']], repeat)
-        ours_zip = run_process([py, EVALUATE, paths['zip'], paths['gt']], repeat)
+        # Written by a child process: a process's peak RSS (ru_maxrss) starts
+        # from what its parent held when it was started, so this process must
+        # never hold the masks before the whole-process runs.
+        subprocess.run([
+            py,
+            osp.abspath(__file__), '--write-files', folder, '--submission-num',
+            str(num), '--seed',
+            str(seed)
+        ],
+                       check=True,
+                       cwd=_REPO)
+        paths = {
+            name: osp.join(folder, file)
+            for name, file in (('pkl', 'output.pkl'),
+                               ('zip', 'submission.zip'), ('gt', 'gt.pkl'))
+        }
+        released = run_process(
+            [py, RELEASED, paths['pkl'], paths['gt'], '--timing'], repeat)
+        ours_pkl = run_process([py, EVALUATE, paths['pkl'], paths['gt']],
+                               repeat)
+        ours_zip = run_process([py, EVALUATE, paths['zip'], paths['gt']],
+                               repeat)
         if not released['stdout'] == ours_pkl['stdout'] == ours_zip['stdout']:
-            raise SystemExit(f'MISMATCH:\n{released["stdout"]}\nvs\n{ours_pkl["stdout"]}')
+            raise SystemExit(
+                f'MISMATCH:\n{released["stdout"]}\nvs\n{ours_pkl["stdout"]}')
         released_import = run_process([py, RELEASED, '--help'], repeat)
         ours_import = run_process([py, EVALUATE, '--help'], repeat)
 
         # Computation only, in this process, on the same loaded files.
         anchor = _load_path('released_scorer_procedure', RELEASED)
-        preds, gts = restricted_load(paths['pkl']), restricted_load(paths['gt'])
+        preds, gts = restricted_load(paths['pkl']), restricted_load(
+            paths['gt'])
 
         def ours(workers=None):
             validate_gt(gts)
@@ -264,68 +324,97 @@ def whole_process_rows(num, repeat, seed):
 
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            ref_s, ref = _timed(lambda: anchor.score(preds, gts), max(1, repeat // 2))
+            ref_s, ref = _timed(lambda: anchor.score(preds, gts),
+                                max(1, repeat // 2))
             ours_s, mine = _timed(ours, repeat)
             cores = available_cpus()
             pool_s, pooled = _timed(lambda: ours(workers=cores), repeat)
         for key, value in ref.items():
             if not (mine[key] == value == pooled[key]):
-                raise SystemExit(f'MISMATCH in {key}: {mine[key]!r} / {pooled[key]!r} vs '
+                raise SystemExit(f'MISMATCH in {key}: {mine[key]!r} / '
+                                 f'{pooled[key]!r} vs '
                                  f'{value!r}')
         empty = sum(1 for v in preds.values() if not v['pred_area'].any())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
     def row(name, base, mine, unit='s'):
-        # released / struct_det: above 1, struct_det is faster (or uses less memory).
-        return f'| {name} | {base:.2f} {unit} | {mine:.2f} {unit} | {base / mine:.2f} |'
+        # released / struct_det: above 1, struct_det is faster (or uses less
+        # memory).
+        return (f'| {name} | {base:.2f} {unit} | {mine:.2f} {unit} | '
+                f'{base / mine:.2f} |')
 
     rows = [
-        f'{num} masks at original sizes ({empty} empty) vs a 512x512 gt.pkl; medians of '
+        f'{num} masks at original sizes ({empty} empty) vs a 512x512 gt.pkl; '
+        'medians of '
         f'{repeat} runs; identical lines and numbers\n',
-        '| measure | released procedure | struct_det | released / struct_det |',
+        '| measure | released procedure | struct_det | released / struct_det '
+        '|',
         '|---|---:|---:|---:|',
-        row('whole process, extracted output.pkl', released['wall'], ours_pkl['wall']),
-        row('whole process, struct_det from the zip', released['wall'], ours_zip['wall']),
-        row('import only (`--help`)', released_import['wall'], ours_import['wall']),
+        row('whole process, extracted output.pkl', released['wall'],
+            ours_pkl['wall']),
+        row('whole process, struct_det from the zip', released['wall'],
+            ours_zip['wall']),
+        row('import only (`--help`)', released_import['wall'],
+            ours_import['wall']),
         row('computation only, in-process (default: serial)', ref_s, ours_s),
-        row(f'computation only, in-process, pool on all {cores} cores (`--workers {cores}`)',
-            ref_s, pool_s),
-        row('peak RSS, largest process (from output.pkl)', released['rss'], ours_pkl['rss'],
-            'MiB'),
-        row('peak RSS, largest process (from the zip)', released['rss'], ours_zip['rss'],
-            'MiB'),
-        row('peak PSS, process tree (from output.pkl)', released['pss'], ours_pkl['pss'],
-            'MiB'),
-        row('peak PSS, process tree (from the zip)', released['pss'], ours_zip['pss'], 'MiB'),
+        row(
+            f'computation only, in-process, pool on all {cores} cores '
+            f'(`--workers {cores}`)', ref_s, pool_s),
+        row('peak RSS, largest process (from output.pkl)', released['rss'],
+            ours_pkl['rss'], 'MiB'),
+        row('peak RSS, largest process (from the zip)', released['rss'],
+            ours_zip['rss'], 'MiB'),
+        row('peak PSS, process tree (from output.pkl)', released['pss'],
+            ours_pkl['pss'], 'MiB'),
+        row('peak PSS, process tree (from the zip)', released['pss'],
+            ours_zip['pss'], 'MiB'),
     ]
-    rows.append(f'\nreleased procedure timing (last run): {released["stderr"].strip()}')
+    rows.append('\nreleased procedure timing (last run): '
+                f'{released["stderr"].strip()}')
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--num', type=int, default=1000, help='images per scenario')
-    parser.add_argument('--ref-num', type=int, default=None,
-                        help='time the baseline on the first N images only (per-image times '
-                        'are compared); default: all')
+    parser.add_argument(
+        '--num', type=int, default=1000, help='images per scenario')
+    parser.add_argument(
+        '--ref-num',
+        type=int,
+        default=None,
+        help='time the baseline on the first N images only '
+        '(per-image times '
+        'are compared); default: all')
     parser.add_argument('--repeat', type=int, default=3, help='best of N runs')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--submission-num', type=int, default=999,
-                        help='masks in the end-to-end comparison (0: skip it)')
-    parser.add_argument('--repeat-process', type=int, default=5,
-                        help='runs of each whole process (median)')
-    parser.add_argument('--only-submission', action='store_true',
-                        help='run the end-to-end comparison only')
-    parser.add_argument('--write-files', metavar='DIR',
-                        help='only write the end-to-end files to DIR (used internally)')
+    parser.add_argument(
+        '--submission-num',
+        type=int,
+        default=999,
+        help='masks in the end-to-end comparison (0: skip it)')
+    parser.add_argument(
+        '--repeat-process',
+        type=int,
+        default=5,
+        help='runs of each whole process (median)')
+    parser.add_argument(
+        '--only-submission',
+        action='store_true',
+        help='run the end-to-end comparison only')
+    parser.add_argument(
+        '--write-files',
+        metavar='DIR',
+        help='only write the end-to-end files to DIR (used '
+        'internally)')
     args = parser.parse_args(argv)
     if args.write_files:
         make_submission_files(args.write_files, args.submission_num, args.seed)
         return
     if args.only_submission:
-        print('\n'.join(whole_process_rows(args.submission_num, args.repeat_process,
-                                           args.seed)))
+        print('\n'.join(
+            whole_process_rows(args.submission_num, args.repeat_process,
+                               args.seed)))
         return
     ref = _load_reference()
     ref_num = args.ref_num or args.num
@@ -334,48 +423,63 @@ def main(argv=None):
         return ref.binary_counts(pred512, gt512, pred_min_area(), 150, 0.1)
 
     scenarios = [
-        ('a few blobs (0-3 GT, 0-2 extra predicted)', make_cases(args.num, args.seed)),
+        ('a few blobs (0-3 GT, 0-2 extra '
+         'predicted)', make_cases(args.num, args.seed)),
         ('many blobs (10-20 GT, 5-10 extra predicted)',
-         make_cases(max(args.num // 5, 1), args.seed + 1, blobs=(10, 21), extra=(5, 11))),
+         make_cases(
+             max(args.num // 5, 1),
+             args.seed + 1,
+             blobs=(10, 21),
+             extra=(5, 11))),
     ]
     rows = []
     for name, cases in scenarios:
-        regions = sum(c.num_pred + c.num_gt for c in
-                      (image_region_counts(p, g) for p, g in cases[:50])) / min(len(cases), 50)
+        regions = sum(c.num_pred + c.num_gt
+                      for c in (image_region_counts(p, g)
+                                for p, g in cases[:50])) / min(len(cases), 50)
         sub = cases[:min(ref_num, len(cases))]
-        ours_ms, ours = _time(lambda p, g: image_region_counts(p, g), cases, args.repeat)
+        ours_ms, ours = _time(lambda p, g: image_region_counts(p, g), cases,
+                              args.repeat)
         ref_ms, refs = _time(ref.image_counts, sub, args.repeat)
         for mine, theirs in zip(ours, refs):
             if tuple(mine)[:5] != tuple(theirs):
                 raise SystemExit(f'MISMATCH: {tuple(mine)} vs {theirs}')
-        rows.append((f'{name}, end to end (resize + regions + GIoU)', len(cases), len(sub),
-                     regions, ref_ms, ours_ms))
+        rows.append((f'{name}, end to end (resize + regions + '
+                     'GIoU)', len(cases), len(sub), regions, ref_ms, ours_ms))
         binarized = [(ref.binarize_prediction(p), g) for p, g in cases]
         ours_ms, ours = _time(_stage_ours, binarized, args.repeat)
         ref_ms, refs = _time(ref_stage, binarized[:len(sub)], args.repeat)
         for mine, theirs in zip(ours, refs):
             if tuple(mine)[:5] != theirs:
                 raise SystemExit(f'MISMATCH: {tuple(mine)} vs {theirs}')
-        rows.append((f'{name}, region matching only (512x512 inputs)', len(cases), len(sub),
-                     regions, ref_ms, ours_ms))
-        # What any exact implementation must run: the resize and one findContours per mask
-        # and the pixel counts of the GIoU. It bounds the possible end-to-end speed-up.
+        rows.append(
+            (f'{name}, region matching only (512x512 '
+             'inputs)', len(cases), len(sub), regions, ref_ms, ours_ms))
+        # What any exact implementation must run: the resize and one
+        # findContours per mask and the pixel counts of the GIoU. It bounds the
+        # possible end-to-end speed-up.
         floor_ms, _ = _time(_unavoidable, cases, args.repeat)
-        rows.append((f'{name}, unavoidable cv2 calls only (bound for end to end)', len(cases),
-                     len(sub), regions, rows[-2][4], floor_ms))
+        rows.append(
+            (f'{name}, unavoidable cv2 calls only (bound for end to '
+             'end)', len(cases), len(sub), regions, rows[-2][4], floor_ms))
 
-    print(f'counts identical to the per-pair scorer on every timed image; best of '
-          f'{args.repeat} runs each; cv2 {cv2.__version__}, numpy {np.__version__}\n')
-    print('| scenario | images (baseline) | regions / image | per-pair scorer ms/img '
+    print('counts identical to the per-pair scorer on every timed image; '
+          'best of '
+          f'{args.repeat} runs each; cv2 {cv2.__version__}, numpy '
+          f'{np.__version__}\n')
+    print('| scenario | images (baseline) | regions / image | per-pair scorer '
+          'ms/img '
           '| struct_det ms/img | speed-up |')
     print('|---|---|---|---|---|---|')
     for name, n, n_ref, regions, ref_ms, ours_ms in rows:
-        print(f'| {name} | {n} ({n_ref}) | {regions:.1f} | {ref_ms:.3f} | {ours_ms:.3f} '
+        print(f'| {name} | {n} ({n_ref}) | {regions:.1f} | {ref_ms:.3f} | '
+              f'{ours_ms:.3f} '
               f'| {ref_ms / ours_ms:.1f}x |')
     if args.submission_num:
         print()
-        print('\n'.join(whole_process_rows(args.submission_num, args.repeat_process,
-                                           args.seed)))
+        print('\n'.join(
+            whole_process_rows(args.submission_num, args.repeat_process,
+                               args.seed)))
 
 
 if __name__ == '__main__':

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-# The tiny models gain nothing from intra-op threads, and on a loaded 2-core machine
-# torch's thread pool made a training step ~50x slower: one thread per process
-# (subprocesses inherit the variable).
+# The tiny models gain nothing from intra-op threads, and on a loaded 2-core
+# machine torch's thread pool made a training step ~50x slower: one thread per
+# process (subprocesses inherit the variable).
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import torch  # noqa: E402
 
@@ -20,29 +20,38 @@ SAMPLE = osp.join(REPO, 'data', 'evalmuse_sample')
 
 
 def ensure_sample_data(root: str = SAMPLE) -> str:
-    """Generates and converts the sample data exactly as ``make data`` does, if missing."""
+    """Generates and converts the sample data exactly as ``make data`` does, if
+    missing.
+    """
     done = osp.join(root, 'annotations', 'evalmuse_test.json')
     os.makedirs(osp.dirname(root), exist_ok=True)
     with open(osp.join(osp.dirname(root), '.sample.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not osp.exists(done):
-            run = lambda *a: subprocess.run([sys.executable, *a], cwd=REPO, check=True)  # noqa
+
+            def run(*a):
+                subprocess.run([sys.executable, *a], cwd=REPO, check=True)
+
             if not osp.exists(osp.join(root, 'train', 'train_info.json')):
-                run('tools/misc/make_sample_data.py', '--out', root, '--seed', '0')
+                run('tools/misc/make_sample_data.py', '--out', root, '--seed',
+                    '0')
             run('tools/dataset_converters/evalmuse_structure.py', '--info',
                 osp.join(root, 'train', 'train_info.json'), '--img-dir',
                 osp.join(root, 'train', 'images'), '--out',
-                osp.join(root, 'annotations', 'evalmuse.json'), '--val-ratio', '0.2',
-                '--seed', '0', '--no-progress')
+                osp.join(root, 'annotations', 'evalmuse.json'), '--val-ratio',
+                '0.2', '--seed', '0', '--no-progress')
             run('tools/dataset_converters/evalmuse_structure.py', '--info',
                 osp.join(root, 'test', 'test_info.json'), '--img-dir',
-                osp.join(root, 'test', 'images'), '--out', done, '--no-progress')
+                osp.join(root, 'test', 'images'), '--out', done,
+                '--no-progress')
     return root
 
 
 @pytest.fixture(scope='session')
 def sample_data_root() -> str:
-    """Path of data/evalmuse_sample (EvalMuse layout + converted COCO annotations)."""
+    """Path of data/evalmuse_sample (EvalMuse layout + converted COCO
+    annotations).
+    """
     return ensure_sample_data()
 
 
@@ -99,8 +108,8 @@ def padded_detection_batch(images, canvas=None, ori_scale: float = 1.5):
     original image ``ori_scale`` times larger."""
     from mmdet.structures import DetDataSample
     if canvas is None:
-        canvas = (max(img.shape[1] for img in images),
-                  max(img.shape[2] for img in images))
+        canvas = (max(img.shape[1]
+                      for img in images), max(img.shape[2] for img in images))
     inputs = torch.zeros((len(images), 3) + tuple(canvas))
     samples = []
     for idx, img in enumerate(images):
@@ -136,6 +145,7 @@ def batch_placements(model, canvas=(128, 128), ori_scale: float = 1.5):
         tuple: ``(image_a, image_b)``, dicts from a placement's name to the
         image's ``pred_instances`` there, the reference placement first.
     """
+
     def predict(images, canvas=None):
         inputs, samples = padded_detection_batch(images, canvas, ori_scale)
         with torch.no_grad():

@@ -1,4 +1,6 @@
-"""struct_det.light_import: the scorer's modules without the torch stack, and back to full."""
+"""struct_det.light_import: the scorer's modules without the torch stack, and
+back to full.
+"""
 import os.path as osp
 import subprocess
 import sys
@@ -21,7 +23,8 @@ import numpy as np
 mask = np.zeros((512, 512), np.uint8)
 mask[100:200, 100:200] = 1
 counts = functional.image_region_counts(mask, mask)
-assert (counts.num_pred, counts.num_pred_hit, counts.num_gt) == (1, 1, 1), counts
+got = (counts.num_pred, counts.num_pred_hit, counts.num_gt)
+assert got == (1, 1, 1), counts
 {full}
 print('ok')
 '''
@@ -33,14 +36,20 @@ from mmdet.registry import METRICS, MODELS, TRANSFORMS
 assert not light.is_placeholder(package)
 assert again is functional and package.evaluation.functional is functional
 assert package.evaluation.submission is submission
-assert MODELS.get('LoDa') is not None and TRANSFORMS.get('SeededRandomCrop') is not None
+assert MODELS.get('LoDa') is not None
+assert TRANSFORMS.get('SeededRandomCrop') is not None
 assert METRICS.get('StructureMetric') is not None
 '''
 
 
 def _run(full: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', SCRIPT.format(repo=REPO, full=full)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, '-c',
+         SCRIPT.format(repo=REPO, full=full)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300)
 
 
 def test_functional_imports_without_torch():

@@ -4,14 +4,13 @@ Examples::
 
     # one joint model (regions + scores), threshold calibrated during training
     python tools/test.py CONFIG CKPT --out results.pkl
-    python tools/make_submission.py results.pkl submission.zip \
-        --calibration CKPT \
-        --split-keys data/evalmuse_structure/test/test_info.json \
+    python tools/make_submission.py results.pkl submission.zip --calibration \
+        CKPT --split-keys data/evalmuse_structure/test/test_info.json \
         --test-log work_dirs/CONFIG/<timestamp>/<timestamp>.log
 
     # a detector for the regions and a score model (e.g. LoDa) for the scores
-    python tools/make_submission.py det.pkl submission.zip \
-        --scores loda.pkl --score-thr 0.3 --runtime 0.52
+    python tools/make_submission.py det.pkl submission.zip --scores loda.pkl \
+        --score-thr 0.3 --runtime 0.52
 
 The zip holds ``output.pkl`` (``{key: {"score", "pred_area"}}``, 2-D uint8
 0/1 masks, keys without extension) and ``readme.txt`` (runtime per image,
@@ -23,23 +22,23 @@ default threshold is the shared
 import argparse
 import importlib.util
 import os.path as osp
-import runpy
 import pickle
+import runpy
 import sys
 
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
-
 # struct_det/light_import.py, run by path: this tool needs numpy, OpenCV and
 # SciPy only, not the torch/mmdet stack that ``import struct_det`` registers.
 _LIGHT = runpy.run_path(
-    osp.join(osp.dirname(importlib.util.find_spec('struct_det').origin),
-             'light_import.py'))
+    osp.join(
+        osp.dirname(importlib.util.find_spec('struct_det').origin),
+        'light_import.py'))
 _LIGHT['import_light']('struct_det.evaluation.submission_io',
-                             'struct_det.evaluation.submission_preds',
-                             'struct_det.utils.test_log')
+                       'struct_det.evaluation.submission_preds',
+                       'struct_det.utils.test_log')
 
 # isort: off
 from struct_det.evaluation.submission_io import (  # noqa: E402

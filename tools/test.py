@@ -16,16 +16,27 @@ from struct_det.utils import apply_tta, setup_cpu_distributed
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='checkpoint file (a joint config may name its members\' own)')
-    parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
-    parser.add_argument('--out', type=str,
-                        help='dump predictions to a pickle file (input of '
-                        'tools/make_submission.py)')
-    parser.add_argument('--show', action='store_true', help='show prediction results')
-    parser.add_argument('--show-dir',
-                        help='directory (inside the work dir) where painted images are saved')
-    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='checkpoint file (a joint config may name its '
+        'members\' own)')
+    parser.add_argument(
+        '--work-dir', help='the directory to save the evaluation metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dump predictions to a pickle file (input of '
+        'tools/make_submission.py)')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory (inside the work dir) where painted '
+        'images are saved')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -36,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -44,11 +56,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
+def trigger_visualization_hook(cfg: Config,
+                               args: argparse.Namespace) -> Config:
     default_hooks = cfg.get('default_hooks', {})
     if 'visualization' not in default_hooks:
         raise RuntimeError(
-            f'{args.config}: --show/--show-dir need default_hooks.visualization '
+            f'{args.config}: --show/--show-dir need '
+            'default_hooks.visualization '
             "(e.g. dict(type='DetVisualizationHook')) in the config")
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
@@ -69,21 +83,26 @@ def build_test_config(args: argparse.Namespace) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
     if args.checkpoint is not None:
         cfg.load_from = args.checkpoint
-    # score_thr='calibrated' in the config's test_evaluator: the threshold the val loop
-    # found best (stored by StructureCalibrationHook); a number set in the config or via
-    # --cfg-options wins.
+    # score_thr='calibrated' in the config's test_evaluator: the threshold the
+    # val loop found best (stored by StructureCalibrationHook); a number set in
+    # the config or via --cfg-options wins.
     apply_calibrated_threshold(cfg, args.checkpoint)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     strategy = str((cfg.get('strategy') or {}).get('type', ''))
-    if cfg.get('runner_type') == 'FlexibleRunner' and strategy.startswith(('FSDP', 'DeepSpeed')):
-        # A sharding strategy is for training (its checkpoints are full state dicts, see
-        # the config); mmengine's FSDP wrapper would also bypass a TTA model's test_step.
-        print_log(f'{args.config}: testing with the default runner, not {strategy}',
-                  logger='current')
+    sharded = strategy.startswith(('FSDP', 'DeepSpeed'))
+    if cfg.get('runner_type') == 'FlexibleRunner' and sharded:
+        # A sharding strategy is for training (its checkpoints are full state
+        # dicts, see the config); mmengine's FSDP wrapper would also bypass a
+        # TTA model's test_step.
+        print_log(
+            f'{args.config}: testing with the default runner, not '
+            f'{strategy}',
+            logger='current')
         cfg.pop('runner_type')
         cfg.pop('strategy')
     if args.tta:
@@ -101,9 +120,11 @@ def main(argv=None) -> None:
         runner = RUNNERS.build(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out {args.out}: the output file must be a .pkl file')
+            raise ValueError(f'--out {args.out}: the output file must be a '
+                             '.pkl file')
         from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
     runner.test()
 
 

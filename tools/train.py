@@ -12,19 +12,25 @@ from struct_det.utils import setup_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a detector or score regressor')
+    parser = argparse.ArgumentParser(description='Train a detector or score '
+                                     'regressor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--amp', action='store_true', help='enable automatic-mixed-precision training')
+        '--amp',
+        action='store_true',
+        help='enable automatic-mixed-precision training')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true', help='scale the lr by the total batch size')
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the total batch size')
     parser.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
-        help='resume from this checkpoint, or from the latest in the work dir if none is '
+        help='resume from this checkpoint, or from the latest in the work dir '
+        'if none is '
         'given')
     parser.add_argument(
         '--cfg-options',
@@ -36,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
+    # --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -53,15 +60,18 @@ def build_train_config(args: argparse.Namespace) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
             print('AMP training is already enabled in the config.')
         else:
             if optim_wrapper != 'OptimWrapper':
-                raise ValueError(f'{args.config}: --amp needs optim_wrapper.type='
-                                 f"'OptimWrapper', the config has {optim_wrapper!r}")
+                raise ValueError(f'{args.config}: --amp needs '
+                                 'optim_wrapper.type='
+                                 "'OptimWrapper', the config has "
+                                 f"{optim_wrapper!r}")
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
@@ -69,8 +79,10 @@ def build_train_config(args: argparse.Namespace) -> Config:
                 'base_batch_size' in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
         else:
-            raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
-                               '"auto_scale_lr.base_batch_size" in your configuration file.')
+            raise RuntimeError('Can not find "auto_scale_lr" or '
+                               '"auto_scale_lr.enable" or '
+                               '"auto_scale_lr.base_batch_size" in your '
+                               'configuration file.')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -77,8 +77,7 @@ model = dict(
             self_attn_cfg=dict(
                 embed_dims=embed_dims, num_levels=num_levels, dropout=0.0),
             ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=2048,
+                embed_dims=embed_dims, feedforward_channels=2048,
                 ffn_drop=0.0))),
     decoder=dict(
         num_layers=num_dec_layer,
@@ -89,19 +88,19 @@ model = dict(
             cross_attn_cfg=dict(
                 embed_dims=embed_dims, num_levels=num_levels, dropout=0.0),
             ffn_cfg=dict(
-                embed_dims=embed_dims,
-                feedforward_channels=2048,
+                embed_dims=embed_dims, feedforward_channels=2048,
                 ffn_drop=0.0)),
         post_norm_cfg=None),
     positional_encoding=dict(
-        num_feats=embed_dims // 2, normalize=True, offset=0.0,
-        temperature=20),
+        num_feats=embed_dims // 2, normalize=True, offset=0.0, temperature=20),
     bbox_head=dict(
         type='CoDINOHead',
         num_classes=num_classes,
         sync_cls_avg_factor=True,
         loss_cls=dict(
-            type='QualityFocalLoss', use_sigmoid=True, beta=2.0,
+            type='QualityFocalLoss',
+            use_sigmoid=True,
+            beta=2.0,
             loss_weight=1.0),
         loss_bbox=dict(type='L1Loss', loss_weight=5.0),
         loss_iou=dict(type='GIoULoss', loss_weight=2.0)),
@@ -301,8 +300,12 @@ tta_pipeline = [
                 dict(type='RandomFlip', prob=0.0),
                 dict(type='RandomFlip', prob=1.0, direction='horizontal'),
             ],
-            [dict(type='Pad', size=image_size, pad_val=dict(img=(114, 114,
-                                                                 114)))],
+            [
+                dict(
+                    type='Pad',
+                    size=image_size,
+                    pad_val=dict(img=(114, 114, 114)))
+            ],
             [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
             [dict(type='PackDetInputs', meta_keys=meta_keys)],
         ])

@@ -77,16 +77,27 @@ train_dataloader = dict(batch_size=4, drop_last=True)
 optim_wrapper = dict(
     _delete_=True,
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(
+        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=500, end=20000, by_epoch=False),
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=1.0,
+        begin=500,
+        end=20000,
+        by_epoch=False),
 ]
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000,
-                    save_best='structure/final_score', rule='greater'))
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=2000,
+        save_best='structure/final_score',
+        rule='greater'))
 auto_scale_lr = dict(enable=False, base_batch_size=32)
 
 # The test run also writes the challenge zip: heatmap > the calibrated threshold, the
@@ -96,9 +107,11 @@ test_evaluator = [
     dict(type='IoUMetric', iou_metrics=['mIoU']),
     dict(
         type='mmdet.StructureSubmissionWriter',
-        out_file='work_dirs/unet-heatmap-score_evalmuse-structure/submission.zip',
+        out_file=
+        'work_dirs/unet-heatmap-score_evalmuse-structure/submission.zip',
         score_thr='calibrated',
-        description='struct_det HeatmapSegmentor: timm ViT + U-Net heatmap + score head'),
+        description=
+        'struct_det HeatmapSegmentor: timm ViT + U-Net heatmap + score head'),
 ]
 
 # tools/test.py --tta: two scales x {none, horizontal flip}; heatmaps and scores averaged.
@@ -108,7 +121,10 @@ tta_pipeline = [
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='Resize', scale=s, keep_ratio=False) for s in [(448, 448), (560, 560)]],
+            [
+                dict(type='Resize', scale=s, keep_ratio=False)
+                for s in [(448, 448), (560, 560)]
+            ],
             [
                 dict(type='RandomFlip', prob=0.0, direction='horizontal'),
                 dict(type='RandomFlip', prob=1.0, direction='horizontal'),

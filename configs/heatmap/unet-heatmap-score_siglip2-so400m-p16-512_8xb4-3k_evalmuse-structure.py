@@ -7,7 +7,9 @@
 # Local weights, fetched once (nothing is downloaded at run time):
 #   huggingface-cli download timm/vit_so400m_patch16_siglip_512.v2_webli \
 #       model.safetensors --local-dir checkpoints/vit_so400m_patch16_siglip_512.v2_webli
-_base_ = ['./unet-heatmap-score_eva02-l14-clip-448_8xb4-20k_evalmuse-structure.py']
+_base_ = [
+    './unet-heatmap-score_eva02-l14-clip-448_8xb4-20k_evalmuse-structure.py'
+]
 
 img_scale = (512, 512)
 patch = 16
@@ -25,7 +27,8 @@ model = dict(
         _delete_=True,
         type='TimmViT',
         model_name='vit_so400m_patch16_siglip_512.v2_webli',
-        pretrained='checkpoints/vit_so400m_patch16_siglip_512.v2_webli/model.safetensors',
+        pretrained=
+        'checkpoints/vit_so400m_patch16_siglip_512.v2_webli/model.safetensors',
         img_size=img_scale[0],
         out_indices=(6, 13, 20, 26),
         frozen_stages=0,
@@ -56,14 +59,20 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
 optim_wrapper = dict(
     optimizer=dict(lr=2.1e-5, weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=0.0, by_epoch=False,
-         begin=100, end=max_iters),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_iters - 100,
+        eta_min=0.0,
+        by_epoch=False,
+        begin=100,
+        end=max_iters),
 ]
 default_hooks = dict(checkpoint=dict(interval=500))
 
@@ -72,7 +81,10 @@ tta_pipeline = [
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='Resize', scale=s, keep_ratio=False) for s in [(512, 512), (640, 640)]],
+            [
+                dict(type='Resize', scale=s, keep_ratio=False)
+                for s in [(512, 512), (640, 640)]
+            ],
             [
                 dict(type='RandomFlip', prob=0.0, direction='horizontal'),
                 dict(type='RandomFlip', prob=1.0, direction='horizontal'),

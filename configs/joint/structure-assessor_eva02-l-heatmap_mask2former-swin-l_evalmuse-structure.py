@@ -13,7 +13,9 @@
 #       model.segmentors.0.checkpoint=work_dirs/<heatmap run>/best.pth \
 #       model.detectors.0.checkpoint=work_dirs/<mask2former run>/best.pth \
 #       model.fusion.heatmap_thr=<the segmentor's calibrated threshold>
-_base_ = ['./structure-assessor_co-dino-swin-l_loda-dinov2-l_evalmuse-structure.py']
+_base_ = [
+    './structure-assessor_co-dino-swin-l_loda-dinov2-l_evalmuse-structure.py'
+]
 
 model = dict(
     regressor=None,
@@ -30,7 +32,8 @@ model = dict(
             config='configs/heatmap/'
             'unet-heatmap-score_eva02-l14-clip-448_8xb4-20k_evalmuse-structure.py',
             checkpoint='checkpoints/'
-            'unet-heatmap-score_eva02-l14-clip-448_8xb4-20k_evalmuse-structure.pth'),
+            'unet-heatmap-score_eva02-l14-clip-448_8xb4-20k_evalmuse-structure.pth'
+        ),
     ],
     fusion=dict(mode='union', heatmap_thr=0.5, gate_thr=0.3, vote_thr=0.5))
 
@@ -38,9 +41,12 @@ val_evaluator = [
     dict(type='StructureMetric', score_thr=0.0),
     dict(
         type='StructureSubmissionWriter',
-        out_file='work_dirs/structure-assessor_eva02-l-heatmap_mask2former-swin-l_'
+        out_file=
+        'work_dirs/structure-assessor_eva02-l-heatmap_mask2former-swin-l_'
         'evalmuse-structure/submission.zip',
-        description='EVA02-CLIP-L heatmap segmentor (mmseg TTA) OR Mask2Former Swin-L '
-        'instances (score >= 0.3); score from the segmentor, struct_det StructureAssessor'),
+        description=
+        'EVA02-CLIP-L heatmap segmentor (mmseg TTA) OR Mask2Former Swin-L '
+        'instances (score >= 0.3); score from the segmentor, struct_det StructureAssessor'
+    ),
 ]
 test_evaluator = val_evaluator

@@ -21,7 +21,8 @@ model = dict(
         _delete_=True,
         model_name='vit_large_patch14_reg4_dinov2.lvd142m',
         img_size=img_size,
-        pretrained='checkpoints/vit_large_patch14_reg4_dinov2.lvd142m/model.safetensors'),
+        pretrained=
+        'checkpoints/vit_large_patch14_reg4_dinov2.lvd142m/model.safetensors'),
     with_cp=False)
 
 # Most EvalMuse images are square: the short side at 518 makes the crop the whole image.
@@ -41,8 +42,7 @@ test_pipeline = [
     dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(
-    batch_size=8,
-    dataset=dict(dataset=dict(pipeline=train_pipeline)))
+    batch_size=8, dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 auto_scale_lr = dict(enable=False, base_batch_size=64)

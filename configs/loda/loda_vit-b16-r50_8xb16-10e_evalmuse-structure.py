@@ -35,7 +35,9 @@ model = dict(
         bgr_to_rgb=True),
     vit=dict(
         model_name='vit_base_patch16_224.augreg2_in21k_ft_in1k',
-        pretrained='checkpoints/vit_base_patch16_224.augreg2_in21k_ft_in1k/model.safetensors'),
+        pretrained=
+        'checkpoints/vit_base_patch16_224.augreg2_in21k_ft_in1k/model.safetensors'
+    ),
     cnn=dict(
         model_name='resnet50',
         out_indices=(1, 2, 3, 4),  # strides 4, 8, 16, 32
@@ -87,7 +89,8 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.01))
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.01))
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',
@@ -102,7 +105,10 @@ auto_scale_lr = dict(enable=False, base_batch_size=128)
 
 default_hooks = dict(
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='structure/srcc',
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best='structure/srcc',
         rule='greater'))
 
 # tools/test.py --tta: the released code's protocol, the mean score of 15 random 224
@@ -117,8 +123,11 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='SeededRandomCrop', crop_size=crop_size, seed=tta_seed, index=i)
-                for i in range(tta_crops)
+                dict(
+                    type='SeededRandomCrop',
+                    crop_size=crop_size,
+                    seed=tta_seed,
+                    index=i) for i in range(tta_crops)
             ],
             # A 3x3 grid of crops instead:
             # [dict(type='GridCrop', crop_size=crop_size, grid=(3, 3), index=i)

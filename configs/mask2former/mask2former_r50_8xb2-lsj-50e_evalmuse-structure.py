@@ -9,7 +9,10 @@
 _base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py']
 custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
 # F1-vs-threshold curve and best threshold into the checkpoints; exact --resume.
-custom_hooks = [dict(type='StructureCalibrationHook'), dict(type='RandomStateHook')]
+custom_hooks = [
+    dict(type='StructureCalibrationHook'),
+    dict(type='RandomStateHook')
+]
 
 # ---------------------------------------------------------------- model
 num_things_classes = 1
@@ -95,7 +98,8 @@ val_evaluator = dict(
     score_thr=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
 # tools/test.py replaces 'calibrated' by the best val threshold stored in the checkpoint:
 # choosing it on the test split itself would flatter the score.
-test_evaluator = dict(_delete_=True, type='StructureMetric', score_thr='calibrated')
+test_evaluator = dict(
+    _delete_=True, type='StructureMetric', score_thr='calibrated')
 
 # ---------------------------------------------------------------- schedule
 # ~8,000 training images / 16 per iteration = 500 iterations per epoch.

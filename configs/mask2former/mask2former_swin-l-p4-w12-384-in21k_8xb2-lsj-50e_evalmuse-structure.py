@@ -52,11 +52,14 @@ custom_keys = {
     'level_embed': embed_multi,
 }
 custom_keys.update({
-    f'backbone.stages.{stage}.blocks.{block}.norm': backbone_norm_multi
-    for stage, num_blocks in enumerate(depths) for block in range(num_blocks)
+    f'backbone.stages.{stage}.blocks.{block}.norm':
+    backbone_norm_multi
+    for stage, num_blocks in enumerate(depths)
+    for block in range(num_blocks)
 })
 custom_keys.update({
-    f'backbone.stages.{stage}.downsample.norm': backbone_norm_multi
+    f'backbone.stages.{stage}.downsample.norm':
+    backbone_norm_multi
     for stage in range(len(depths) - 1)
 })
 optim_wrapper = dict(

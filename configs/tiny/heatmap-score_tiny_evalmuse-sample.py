@@ -71,16 +71,23 @@ model = dict(
     test_cfg=dict(mode='whole'))
 
 train_dataloader = dict(batch_size=8, drop_last=True)
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01),
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=0.0, by_epoch=False, begin=0,
-         end=max_iters)
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_iters,
+        eta_min=0.0,
+        by_epoch=False,
+        begin=0,
+        end=max_iters)
 ]
 # The learning rate above is for one process of 8 images (`--auto-scale-lr` scales it).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
@@ -100,7 +107,8 @@ test_evaluator = [
         type='mmdet.StructureSubmissionWriter',
         out_file='work_dirs/heatmap-score_tiny_evalmuse-sample/submission.zip',
         score_thr='calibrated',
-        description='struct_det HeatmapSegmentor: tiny ViT + U-Net heatmap + score head'),
+        description=
+        'struct_det HeatmapSegmentor: tiny ViT + U-Net heatmap + score head'),
 ]
 
 # tools/test.py --tta: two scales x {none, horizontal flip}, heatmaps and scores averaged.
@@ -110,7 +118,10 @@ tta_pipeline = [
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='Resize', scale=s, keep_ratio=False) for s in [(64, 64), (80, 80)]],
+            [
+                dict(type='Resize', scale=s, keep_ratio=False)
+                for s in [(64, 64), (80, 80)]
+            ],
             [
                 dict(type='RandomFlip', prob=0.0, direction='horizontal'),
                 dict(type='RandomFlip', prob=1.0, direction='horizontal'),

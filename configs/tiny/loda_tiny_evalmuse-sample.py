@@ -62,15 +62,22 @@ train_dataloader = dict(
 val_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01))
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=0.0, by_epoch=False, begin=0,
-         end=max_iters)
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_iters,
+        eta_min=0.0,
+        by_epoch=False,
+        begin=0,
+        end=max_iters)
 ]
 # The learning rate above is for one process of 8 images (`--auto-scale-lr` scales it).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
@@ -88,7 +95,11 @@ tta_pipeline = [
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='GridCrop', crop_size=crop_size, grid=(2, 2), index=i) for i in range(4)],
+            [
+                dict(
+                    type='GridCrop', crop_size=crop_size, grid=(2, 2), index=i)
+                for i in range(4)
+            ],
             [dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}})],
         ]),
 ]

@@ -14,7 +14,9 @@ _base_ = ['./structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py']
 
 model = dict(
     segmentors=[
-        dict(config='configs/tiny/heatmap-score_tiny_evalmuse-sample.py', checkpoint=None),
+        dict(
+            config='configs/tiny/heatmap-score_tiny_evalmuse-sample.py',
+            checkpoint=None),
     ],
     # 'union' ORs the tiers; 'gated' keeps the instances the heatmap supports
     # (mean heatmap under the mask >= gate_thr); 'vote' thresholds the weighted mean of
@@ -25,8 +27,10 @@ val_evaluator = [
     dict(type='StructureMetric', score_thr=0.0),
     dict(
         type='StructureSubmissionWriter',
-        out_file='work_dirs/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample/submission.zip',
-        description='struct_det StructureAssessor: tiny heatmap segmentor fused with tiny '
+        out_file=
+        'work_dirs/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample/submission.zip',
+        description=
+        'struct_det StructureAssessor: tiny heatmap segmentor fused with tiny '
         'Mask2Former + tiny LoDa'),
 ]
 test_evaluator = val_evaluator

@@ -34,7 +34,8 @@ val_evaluator = [
     dict(type='StructureMetric', score_thr=0.0),
     dict(
         type='StructureSubmissionWriter',
-        out_file='work_dirs/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample/submission.zip',
+        out_file=
+        'work_dirs/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample/submission.zip',
         description='struct_det StructureAssessor: tiny Mask2Former + tiny '
         'LoDa'),
 ]

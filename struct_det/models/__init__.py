@@ -1,5 +1,9 @@
-"""Models: distortion detectors, heatmap segmentors, the score regressor, TTA wrappers and
+"""Models: distortion detectors, heatmap segmentors, the score regressor, TTA
+wrappers and
 the joint assessor."""
-from . import assessors, detectors, losses, regressors, segmentors, tta  # noqa: F401
+from . import regressors  # noqa: F401
+from . import assessors, detectors, losses, segmentors, tta
 
-__all__ = ['assessors', 'detectors', 'losses', 'regressors', 'segmentors', 'tta']
+__all__ = [
+    'assessors', 'detectors', 'losses', 'regressors', 'segmentors', 'tta'
+]

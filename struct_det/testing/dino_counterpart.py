@@ -11,8 +11,7 @@ from struct_det.models.detectors.codetr.codetr import resolve_branch_cfgs
 # CoDETR arguments that DINO does not have.
 CODETR_ONLY_KEYS = ('rpn_head', 'roi_head', 'aux_bbox_head',
                     'with_pos_queries', 'pos_query_cfg', 'eval_module',
-                    'eval_index', 'use_lsj', 'aux_extra_level',
-                    'aux_norm_cfg')
+                    'eval_index', 'use_lsj', 'aux_extra_level', 'aux_norm_cfg')
 INJECTED_HEAD_KEYS = ('share_pred_layer', 'num_pred_layer', 'as_two_stage',
                       'train_cfg', 'test_cfg')
 INJECTED_DN_KEYS = ('num_classes', 'embed_dims', 'num_matching_queries')

@@ -5,8 +5,11 @@ import tempfile
 from typing import IO, Any, Callable
 
 
-def atomic_write(path: str, write: Callable[[IO], Any], mode: str = 'wb') -> None:
-    """Writes through a temporary file in the target folder, then renames it into place.
+def atomic_write(path: str,
+                 write: Callable[[IO], Any],
+                 mode: str = 'wb') -> None:
+    """Writes through a temporary file in the target folder, then renames it
+    into place.
 
     Args:
         path: the file to write; its folder is created.
@@ -15,9 +18,13 @@ def atomic_write(path: str, write: Callable[[IO], Any], mode: str = 'wb') -> Non
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
     try:
-        with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
+        with os.fdopen(fd, mode,
+                       **({} if 'b' in mode else {
+                           'encoding': 'utf-8'
+                       })) as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:

@@ -7,10 +7,11 @@ PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def resolve_config_path(path: str) -> str:
     """Resolves a config path as given, else inside the installed package.
 
-    A joint config names its members' configs as ``configs/...`` paths. Run from the
-    checkout they resolve as they are; run through ``mim`` from elsewhere, or after a
-    regular install, they are found under ``struct_det/.mim/`` (or the checkout beside
-    the package in a development install).
+    A joint config names its members' configs as ``configs/...`` paths. Run
+    from the checkout they resolve as they are; run through ``mim`` from
+    elsewhere, or after a regular install, they are found under
+    ``struct_det/.mim/`` (or the checkout beside the package in a development
+    install).
 
     Args:
         path: the config path as written.
@@ -23,10 +24,14 @@ def resolve_config_path(path: str) -> str:
     """
     candidates = [path]
     if not osp.isabs(path):
-        candidates += [osp.join(PACKAGE_ROOT, '.mim', path),
-                       osp.join(osp.dirname(PACKAGE_ROOT), path)]
+        candidates += [
+            osp.join(PACKAGE_ROOT, '.mim', path),
+            osp.join(osp.dirname(PACKAGE_ROOT), path)
+        ]
     for candidate in candidates:
         if osp.isfile(candidate):
             return candidate
-    raise FileNotFoundError(f'config file {path!r} not found in the working directory '
-                            f'nor in the installed struct_det ({PACKAGE_ROOT}/.mim)')
+    raise FileNotFoundError(f'config file {path!r} not found in the working '
+                            'directory '
+                            'nor in the installed struct_det '
+                            f'({PACKAGE_ROOT}/.mim)')

@@ -1,9 +1,11 @@
-"""Multi-process training and testing without GPUs (gloo), next to the usual NCCL path.
+"""Multi-process training and testing without GPUs (gloo), next to the usual
+NCCL path.
 
-mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP wrapper passes
-``device_ids=[LOCAL_RANK]``; both fail on CPU-only machines (CI, laptops). When no GPU is
-visible, the process group is started with gloo here before the runner asks for it and the
-model wrapper drops ``device_ids``. Nothing changes where a GPU is present.
+mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP
+wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on CPU-only machines (CI,
+laptops). When no GPU is visible, the process group is started with gloo here
+before the runner asks for it and the model wrapper drops ``device_ids``.
+Nothing changes where a GPU is present.
 """
 import os
 from typing import Any, Optional
@@ -22,12 +24,14 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
 
     Args:
         module: the model to wrap.
-        device_ids: the runner's ``[LOCAL_RANK]``; ignored for a CPU module, for which
-            torch's DDP requires ``None``.
+        device_ids: the runner's ``[LOCAL_RANK]``; ignored for a CPU module,
+            for which torch's DDP requires ``None``.
         **kwargs: passed to ``MMDistributedDataParallel``.
     """
 
-    def __init__(self, module: torch.nn.Module, device_ids: Optional[list] = None,
+    def __init__(self,
+                 module: torch.nn.Module,
+                 device_ids: Optional[list] = None,
                  **kwargs: Any) -> None:
         first = next(module.parameters(), None)
         if first is None or first.device.type == 'cpu':
@@ -38,13 +42,15 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Prepares a config for a multi-process run on CPU when no GPU is visible.
 
-    An mmengine ``FSDPStrategy`` (``FlexibleRunner``) gets ``device_id='cpu'``: mmengine
-    passes ``LOCAL_RANK`` there, which FSDP takes for a GPU index.
+    An mmengine ``FSDPStrategy`` (``FlexibleRunner``) gets ``device_id='cpu'``:
+    mmengine passes ``LOCAL_RANK`` there, which FSDP takes for a GPU index.
 
     Args:
-        cfg: the run's config; its ``env_cfg.dist_cfg`` and ``model_wrapper_cfg`` (and an
-            FSDP strategy's ``model_wrapper.device_id``) are set.
-        launcher: the launcher of the command line (``none``, ``pytorch``, ``slurm``, ``mpi``).
+        cfg: the run's config; its ``env_cfg.dist_cfg`` and
+            ``model_wrapper_cfg`` (and an FSDP strategy's
+            ``model_wrapper.device_id``) are set.
+        launcher: the launcher of the command line (``none``, ``pytorch``,
+            ``slurm``, ``mpi``).
 
     Returns:
         bool: whether the run was switched to gloo on CPU.
@@ -57,7 +63,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper['type'] = 'DeviceAwareDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
     strategy = cfg.get('strategy')
-    if isinstance(strategy, dict) and str(strategy.get('type', '')).startswith('FSDP'):
+    if isinstance(strategy, dict) and str(strategy.get('type',
+                                                       '')).startswith('FSDP'):
         strategy.setdefault('model_wrapper', {})['device_id'] = 'cpu'
     if not torch_dist.is_initialized():
         torch_dist.init_process_group(

@@ -1,25 +1,28 @@
-"""A config that builds and trains from random weights: no weight file is read or fetched.
+"""A config that builds and trains from random weights: no weight file is read
+or fetched.
 
-Real configs start from released checkpoints (``load_from``), pretrained backbones
-(``init_cfg=dict(type='Pretrained', ...)``, ``pretrained=...``, LoDa's local timm files)
-and, for the joint model, each member's ``checkpoint``. A smoke run or a memory probe
-needs none of them; :func:`clear_weight_files` removes them all and
-:func:`weight_file_references` finds any left behind, so a run never stops at a missing
-file or a download.
+Real configs start from released checkpoints (``load_from``), pretrained
+backbones (``init_cfg=dict(type='Pretrained', ...)``, ``pretrained=...``,
+LoDa's local timm files) and, for the joint model, each member's
+``checkpoint``. A smoke run or a memory probe needs none of them;
+:func:`clear_weight_files` removes them all and :func:`weight_file_references`
+finds any left behind, so a run never stops at a missing file or a download.
 """
 from typing import Any, Iterator, List, Tuple
 
-_WEIGHT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors', '.ckpt', '.npz', '.h5')
-_WEIGHT_SCHEMES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'mmcls://',
-                   'mmpretrain://', 'modelzoo://', 'hf-hub:', 'hf_hub:', 's3://')
+_WEIGHT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors', '.ckpt', '.npz',
+                    '.h5')
+_WEIGHT_SCHEMES = ('http://', 'https://', 'torchvision://', 'open-mmlab://',
+                   'mmcls://', 'mmpretrain://', 'modelzoo://', 'hf-hub:',
+                   'hf_hub:', 's3://')
 # keys whose string value is a weights file (or a hub name) to load
 _WEIGHT_KEYS = ('pretrained', 'checkpoint')
 
 
 def _is_pretrained_init(init_cfg: Any) -> bool:
-    return isinstance(init_cfg, dict) and (
-        str(init_cfg.get('type', '')).split('.')[-1] == 'Pretrained'
-        or 'checkpoint' in init_cfg)
+    return isinstance(init_cfg, dict) and (str(init_cfg.get(
+        'type', '')).split('.')[-1] == 'Pretrained'
+                                           or 'checkpoint' in init_cfg)
 
 
 def _items(node: Any, path: str) -> Iterator[Tuple[str, Any, Any, Any]]:
@@ -41,10 +44,11 @@ def _items(node: Any, path: str) -> Iterator[Tuple[str, Any, Any, Any]]:
 def clear_weight_files(cfg: Any) -> List[str]:
     """Makes a config start from random weights, in place.
 
-    Clears ``load_from`` and ``resume``; below ``model`` drops ``Pretrained`` init configs,
-    string ``pretrained``/``checkpoint`` fields (mmdet/mmseg backbones, LoDa's timm files,
-    the joint model's member checkpoints), ``pretrained=True`` (a timm hub download) and
-    timm's ``pretrained_cfg_overlay``.
+    Clears ``load_from`` and ``resume``; below ``model`` drops ``Pretrained``
+    init configs, string ``pretrained``/``checkpoint`` fields (mmdet/mmseg
+    backbones, LoDa's timm files, the joint model's member checkpoints),
+    ``pretrained=True`` (a timm hub download) and timm's
+    ``pretrained_cfg_overlay``.
 
     Args:
         cfg: an mmengine ``Config``.
@@ -62,7 +66,8 @@ def clear_weight_files(cfg: Any) -> List[str]:
         if key == 'init_cfg':
             if _is_pretrained_init(value):
                 pending.append((path, container, key, None))
-            elif isinstance(value, (list, tuple)) and any(map(_is_pretrained_init, value)):
+            elif isinstance(value, (list, tuple)) and any(
+                    map(_is_pretrained_init, value)):
                 kept = [v for v in value if not _is_pretrained_init(v)]
                 pending.append((path, container, key, kept or None))
         elif key in _WEIGHT_KEYS and isinstance(value, str) and value:
@@ -73,7 +78,8 @@ def clear_weight_files(cfg: Any) -> List[str]:
             pending.append((path, container, key, None))
     replaced = [entry[0] for entry in pending]
     for path, container, key, new in pending:
-        if isinstance(container, tuple) or any(path.startswith(p + '.') for p in replaced):
+        if isinstance(container, tuple) or any(
+                path.startswith(p + '.') for p in replaced):
             continue  # inside an init_cfg that goes as a whole
         container[key] = new
         cleared.append(path)
@@ -81,7 +87,8 @@ def clear_weight_files(cfg: Any) -> List[str]:
 
 
 def weight_file_references(cfg: Any) -> List[Tuple[str, str]]:
-    """Strings below ``model`` (and ``load_from``) that still name weight files or URLs.
+    """Strings below ``model`` (and ``load_from``) that still name weight files
+    or URLs.
 
     Args:
         cfg: an mmengine ``Config``.
@@ -93,7 +100,8 @@ def weight_file_references(cfg: Any) -> List[Tuple[str, str]]:
     if isinstance(cfg.get('load_from'), str) and cfg.get('load_from'):
         found.append(('load_from', cfg.load_from))
     for path, _, _, value in _items(cfg.get('model'), 'model'):
-        if isinstance(value, str) and (value.lower().endswith(_WEIGHT_SUFFIXES)
-                                       or value.lower().startswith(_WEIGHT_SCHEMES)):
+        if isinstance(value,
+                      str) and (value.lower().endswith(_WEIGHT_SUFFIXES)
+                                or value.lower().startswith(_WEIGHT_SCHEMES)):
             found.append((path, value))
     return found

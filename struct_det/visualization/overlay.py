@@ -1,4 +1,6 @@
-"""Pictures of predictions: tinted distortion masks, region boxes and the score."""
+"""Pictures of predictions: tinted distortion masks, region boxes and the
+score.
+"""
 from typing import Optional, Sequence, Tuple
 
 import cv2
@@ -20,8 +22,8 @@ def draw_structure_overlay(image: np.ndarray,
 
     Args:
         image: (H, W, 3) uint8 RGB image.
-        mask: (H, W) distortion mask (non-zero = distorted), tinted with ``color``; its
-            outline is drawn too.
+        mask: (H, W) distortion mask (non-zero = distorted), tinted with
+            ``color``; its outline is drawn too.
         boxes: (N, 4) xyxy region boxes in image pixels.
         box_scores: N confidences written beside the boxes.
         score: the predicted structure score (MOS scale), written top-left.
@@ -36,53 +38,71 @@ def draw_structure_overlay(image: np.ndarray,
         ValueError: if the image or mask shapes do not fit.
     """
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'expected an (H, W, 3) RGB image, got shape {image.shape}')
+        raise ValueError('expected an (H, W, 3) RGB image, got shape '
+                         f'{image.shape}')
     canvas = image.astype(np.float32).copy()
     height, width = image.shape[:2]
     if mask is not None:
         if mask.shape != (height, width):
-            raise ValueError(f'mask shape {mask.shape} differs from the image\'s '
+            raise ValueError(f'mask shape {mask.shape} differs from the '
+                             'image\'s '
                              f'{(height, width)}')
         region = mask > 0
-        canvas[region] = canvas[region] * (1 - alpha) + np.array(color, np.float32) * alpha
+        canvas[region] = canvas[region] * (1 - alpha) + np.array(
+            color, np.float32) * alpha
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     if mask is not None and (mask > 0).any():
-        contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours(
+            (mask
+             > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(canvas, contours, -1, color, 1)
     thickness = max(1, round(min(height, width) / 300))
     font_scale = max(0.35, min(height, width) / 700)
     if boxes is not None:
-        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)):
-            p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+        for i, (x1, y1, x2, y2) in enumerate(
+                np.asarray(boxes, dtype=np.float64).reshape(-1, 4)):
+            p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)),
+                                                        int(round(y2)))
             cv2.rectangle(canvas, p1, p2, color, thickness)
             if box_scores is not None:
-                _put_text(canvas, f'{float(box_scores[i]):.2f}', (p1[0], max(p1[1] - 3, 10)),
-                          font_scale, color)
+                _put_text(canvas, f'{float(box_scores[i]):.2f}',
+                          (p1[0], max(p1[1] - 3, 10)), font_scale, color)
     text = []
     if score is not None:
         text.append(f'score {float(score):.2f}')
     if title:
         text.append(title)
     if text:
-        _put_text(canvas, '  '.join(text), (4, int(18 * font_scale / 0.5)), font_scale,
-                  (255, 255, 255), background=(0, 0, 0))
+        _put_text(
+            canvas,
+            ' '
+            ' '.join(text), (4, int(18 * font_scale / 0.5)),
+            font_scale, (255, 255, 255),
+            background=(0, 0, 0))
     return canvas
 
 
-def _put_text(canvas: np.ndarray, text: str, origin: Tuple[int, int], scale: float,
-              color: Color, background: Optional[Color] = None) -> None:
+def _put_text(canvas: np.ndarray,
+              text: str,
+              origin: Tuple[int, int],
+              scale: float,
+              color: Color,
+              background: Optional[Color] = None) -> None:
     font = cv2.FONT_HERSHEY_SIMPLEX
     if background is not None:
         (w, h), baseline = cv2.getTextSize(text, font, scale, 1)
         x, y = origin
-        cv2.rectangle(canvas, (x - 2, y - h - 2), (x + w + 2, y + baseline), background, -1)
+        cv2.rectangle(canvas, (x - 2, y - h - 2), (x + w + 2, y + baseline),
+                      background, -1)
     cv2.putText(canvas, text, origin, font, scale, color, 1, cv2.LINE_AA)
 
 
-def tile_images(images: Sequence[np.ndarray], columns: int = 4,
-                cell: int = 256, pad: int = 4) -> np.ndarray:
-    """Puts RGB images of any sizes on one sheet, each fitted into a ``cell`` square.
+def tile_images(images: Sequence[np.ndarray],
+                columns: int = 4,
+                cell: int = 256,
+                pad: int = 4) -> np.ndarray:
+    """Puts RGB images of any sizes on one sheet, each fitted into a ``cell``
+    square.
 
     Args:
         images: (H, W, 3) uint8 images.
@@ -96,13 +116,15 @@ def tile_images(images: Sequence[np.ndarray], columns: int = 4,
     if not images:
         raise ValueError('tile_images needs at least one image')
     rows = (len(images) + columns - 1) // columns
-    sheet = np.full((rows * (cell + pad) + pad, columns * (cell + pad) + pad, 3), 255,
-                    np.uint8)
+    sheet = np.full(
+        (rows * (cell + pad) + pad, columns * (cell + pad) + pad, 3), 255,
+        np.uint8)
     for i, img in enumerate(images):
         h, w = img.shape[:2]
         s = cell / max(h, w)
-        resized = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                             interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        resized = cv2.resize(
+            img, (max(1, round(w * s)), max(1, round(h * s))),
+            interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         r, c = divmod(i, columns)
         y0, x0 = pad + r * (cell + pad), pad + c * (cell + pad)
         sheet[y0:y0 + resized.shape[0], x0:x0 + resized.shape[1]] = resized

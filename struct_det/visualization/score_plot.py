@@ -4,7 +4,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 
-def plot_score_scatter(pred: Sequence[float], mos: Sequence[float], out_file: str,
+def plot_score_scatter(pred: Sequence[float],
+                       mos: Sequence[float],
+                       out_file: str,
                        title: Optional[str] = None) -> None:
     """Writes a predicted-vs-MOS scatter plot (PNG) with the identity line.
 

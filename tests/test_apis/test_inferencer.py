@@ -35,25 +35,32 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_folder_with_a_corrupt_image_is_reported_and_skipped(repo_root, images):
+def test_folder_with_a_corrupt_image_is_reported_and_skipped(
+        repo_root, images):
     folder, names = images
-    inferencer = StructureInferencer(osp.join(repo_root, DETECTOR), score_thr=0.0)
-    # Read the reports from mmengine's logger itself: its stream handler keeps the stdout
-    # of whichever test created it first, which capsys/capfd of this test may not see.
+    inferencer = StructureInferencer(
+        osp.join(repo_root, DETECTOR), score_thr=0.0)
+    # Read the reports from mmengine's logger itself: its stream handler keeps
+    # the stdout of whichever test created it first, which capsys/capfd of this
+    # test may not see.
     records = _Records()
     logger = MMLogger.get_current_instance()
     logger.addHandler(records)
     try:
-        results = list(inferencer([str(folder), str(folder / 'missing.jpg')], progress=False))
+        results = list(
+            inferencer([str(folder), str(folder / 'missing.jpg')],
+                       progress=False))
     finally:
         logger.removeHandler(records)
     assert [osp.basename(r['image']) for r in results] == names
     out = '\n'.join(records.messages)
     assert 'corrupt.jpg' in out and 'missing.jpg' in out
     for r in results:
-        assert r['mask'].shape == (r['height'], r['width']) and r['mask'].dtype == np.uint8
+        assert r['mask'].shape == (r['height'],
+                                   r['width']) and r['mask'].dtype == np.uint8
         assert r['score'] is None  # a detector alone predicts no MOS
-        # score_thr=0 keeps every instance: the mask is the union of their masks.
+        # score_thr=0 keeps every instance: the mask is the union of their
+        # masks.
         assert len(r['regions']) > 0 and r['mask'].any()
         for region in r['regions']:
             x1, y1, x2, y2 = region['bbox']
@@ -62,7 +69,8 @@ def test_folder_with_a_corrupt_image_is_reported_and_skipped(repo_root, images):
 
 def test_threshold_filters_regions_and_lists_expand(repo_root, images):
     folder, names = images
-    inferencer = StructureInferencer(osp.join(repo_root, DETECTOR), score_thr=1.01)
+    inferencer = StructureInferencer(
+        osp.join(repo_root, DETECTOR), score_thr=1.01)
     result = inferencer.predict_one(str(folder / names[0]))
     assert result['regions'] == [] and not result['mask'].any()
     listing = folder / 'list.txt'
@@ -75,8 +83,13 @@ def test_threshold_filters_regions_and_lists_expand(repo_root, images):
 def test_infer_cli_writes_json_and_overlays(repo_root, images, tmp_path):
     folder, names = images
     out = tmp_path / 'out'
-    proc = subprocess.run([sys.executable, 'tools/infer.py', DETECTOR, str(folder), '--out-dir',
-                           str(out), '--score-thr', '0.5'], cwd=repo_root, capture_output=True,
+    proc = subprocess.run([
+        sys.executable, 'tools/infer.py', DETECTOR,
+        str(folder), '--out-dir',
+        str(out), '--score-thr', '0.5'
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / 'results.json').read_text())

@@ -34,8 +34,9 @@ MASK_FRAC = 1e-3
 
 @pytest.fixture(scope='module')
 def model():
-    import struct_det  # noqa: F401
     from mmdet.registry import MODELS
+
+    import struct_det  # noqa: F401
     init_default_scope('mmdet')
     torch.manual_seed(0)
     net = MODELS.build(Config.fromfile(TINY).model)
@@ -49,8 +50,7 @@ def model():
     return net.eval()
 
 
-def test_prediction_does_not_depend_on_the_batch(model,
-                                                 instance_deviation_fn,
+def test_prediction_does_not_depend_on_the_batch(model, instance_deviation_fn,
                                                  batch_placements_fn):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

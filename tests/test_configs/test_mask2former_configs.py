@@ -1,4 +1,5 @@
-"""Mask2Former configs: single-class settings, TTA wiring, and a tiny CPU run."""
+"""Mask2Former configs: single-class settings, TTA wiring, and a tiny CPU run.
+"""
 import glob
 import math
 import os.path as osp
@@ -68,17 +69,19 @@ def test_tta_is_ready_for_tools_test(path):
     flips = [t for t in transforms if t['type'] == 'RandomFlip']
     assert any(t['prob'] == 1.0 for t in flips)
     [pack] = [t for t in transforms if t['type'] == 'PackDetInputs']
-    assert {'flip', 'flip_direction', 'ori_shape', 'mos'} <= set(pack.meta_keys)
+    assert {'flip', 'flip_direction', 'ori_shape',
+            'mos'} <= set(pack.meta_keys)
     # GT after the geometric views: the metric compares at the original size
     names = [t['type'] for t in transforms]
     assert names.index('LoadAnnotations') > names.index('RandomFlip')
 
 
 def test_config_basenames_are_unique():
-    names = [osp.basename(p) for p in glob.glob(osp.join(REPO, 'configs', '**',
-                                                         '*.py'),
-                                                recursive=True)
-             if '_base_' not in p]
+    names = [
+        osp.basename(p) for p in glob.glob(
+            osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in p
+    ]
     assert len(names) == len(set(names))
 
 

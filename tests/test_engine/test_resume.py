@@ -1,4 +1,6 @@
-"""A run killed mid-training and resumed ends with the uninterrupted run's weights."""
+"""A run killed mid-training and resumed ends with the uninterrupted run's
+weights.
+"""
 import os.path as osp
 
 import pytest
@@ -23,7 +25,11 @@ class KillAfter(Hook):
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
         if runner.iter + 1 >= self.n:
             raise Killed(f'killed after iteration {self.n}')
 
@@ -33,12 +39,15 @@ def make_cfg(repo_root, sample_data_root, work_dir, resume=False) -> Config:
     cfg.work_dir = str(work_dir)
     cfg.train_dataloader.dataset.data_root = sample_data_root
     cfg.train_dataloader.batch_size = 2
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=MAX_ITERS, val_interval=10**6)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=MAX_ITERS, val_interval=10**6)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
-    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=MAX_ITERS, by_epoch=False)]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=SAVE_EVERY,
-                                        by_epoch=False)
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', T_max=MAX_ITERS, by_epoch=False)
+    ]
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=SAVE_EVERY, by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.custom_hooks = [dict(type='RandomStateHook')]
     cfg.randomness = dict(seed=7)
@@ -52,8 +61,11 @@ def final_weights(runner) -> dict:
 
 
 @pytest.mark.slow
-def test_killed_and_resumed_run_matches_uninterrupted(repo_root, sample_data_root, tmp_path):
-    straight = Runner.from_cfg(make_cfg(repo_root, sample_data_root, tmp_path / 'straight'))
+def test_killed_and_resumed_run_matches_uninterrupted(repo_root,
+                                                      sample_data_root,
+                                                      tmp_path):
+    straight = Runner.from_cfg(
+        make_cfg(repo_root, sample_data_root, tmp_path / 'straight'))
     straight.train()
     expected = final_weights(straight)
 
@@ -65,7 +77,8 @@ def test_killed_and_resumed_run_matches_uninterrupted(repo_root, sample_data_roo
     assert (work / f'iter_{SAVE_EVERY}.pth').exists()
     assert not (work / f'iter_{MAX_ITERS}.pth').exists()
 
-    resumed = Runner.from_cfg(make_cfg(repo_root, sample_data_root, work, resume=True))
+    resumed = Runner.from_cfg(
+        make_cfg(repo_root, sample_data_root, work, resume=True))
     resumed.train()
     assert resumed.iter == MAX_ITERS
     got = final_weights(resumed)

@@ -16,8 +16,12 @@ def _mmengine_like_checkpoint() -> dict:
         hub.update_scalar('train/loss', 1.0 / (i + 1))
     hub.update_info('best_thr', np.float64(0.3))
     return dict(
-        meta=dict(epoch=1, iter=3, seed=0, arr=np.arange(4, dtype=np.int64),
-                  scalar=np.float32(0.5)),
+        meta=dict(
+            epoch=1,
+            iter=3,
+            seed=0,
+            arr=np.arange(4, dtype=np.int64),
+            scalar=np.float32(0.5)),
         state_dict={'w': torch.ones(2)},
         message_hub=hub.state_dict())
 
@@ -36,7 +40,9 @@ def test_mmengine_checkpoint_loads_with_weights_only():
 
 
 class _AttributeProbe:
-    """Pickles as ``getattr(HistoryBuffer, '__init__')``: a getattr outside the pattern."""
+    """Pickles as ``getattr(HistoryBuffer, '__init__')``: a getattr outside the
+    pattern.
+    """
 
     def __reduce__(self):
         return (getattr, (HistoryBuffer, '__init__'))
@@ -63,8 +69,9 @@ def test_other_getattr_and_globals_stay_refused():
 
 
 def test_fresh_process_loads_a_checkpoint(tmp_path):
-    # HistoryBuffer fills its statistics registry lazily: a process that loads before
-    # creating any buffer must still resolve the methods the pickle names.
+    # HistoryBuffer fills its statistics registry lazily: a process that loads
+    # before creating any buffer must still resolve the methods the pickle
+    # names.
     import subprocess
     import sys
     path = tmp_path / 'ckpt.pth'
@@ -72,7 +79,9 @@ def test_fresh_process_loads_a_checkpoint(tmp_path):
     code = ('import struct_det, torch; '
             f'ck = torch.load({str(path)!r}, weights_only=True); '
             "print(ck['message_hub']['log_scalars']['train/loss'].current())")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(1 / 3)
 

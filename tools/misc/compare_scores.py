@@ -1,7 +1,9 @@
-"""Prints score JSONs of tools/evaluate_submission.py side by side as a markdown table.
+"""Prints score JSONs of tools/evaluate_submission.py side by side as a
+markdown table.
 
 Example:
-    python tools/misc/compare_scores.py joint=results/score_joint.json baseline=results/score_baseline.json
+    python tools/misc/compare_scores.py joint=results/score_joint.json \
+        baseline=results/score_baseline.json
 """
 import argparse
 import json
@@ -19,13 +21,14 @@ def main(argv=None) -> int:
     for item in args.scores:
         name, _, path = item.rpartition('=')
         with open(path, encoding='utf-8') as f:
-            rows.append((name or osp.splitext(osp.basename(path))[0], json.load(f)))
+            rows.append((name
+                         or osp.splitext(osp.basename(path))[0], json.load(f)))
     keys = [k for k in SCORE_KEYS if any(k in r for _, r in rows)]
     print('| system | ' + ' | '.join(keys) + ' |')
     print('|---|' + '---:|' * len(keys))
     for name, result in rows:
-        print(f'| {name} | ' + ' | '.join(f'{result.get(k, float("nan")):.4f}' for k in keys)
-              + ' |')
+        print(f'| {name} | ' + ' | '.join(f'{result.get(k, float("nan")):.4f}'
+                                          for k in keys) + ' |')
     return 0
 
 

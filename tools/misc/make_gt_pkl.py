@@ -22,14 +22,14 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isfile(osp.join(_REPO, 'struct_det', '__init__.py')):
     sys.path.insert(0, _REPO)  # run from a checkout without installing
 
-
 # struct_det/light_import.py, run by path: this tool needs numpy, OpenCV and
 # SciPy only, not the torch/mmdet stack that ``import struct_det`` registers.
 _LIGHT = runpy.run_path(
-    osp.join(osp.dirname(importlib.util.find_spec('struct_det').origin),
-             'light_import.py'))
+    osp.join(
+        osp.dirname(importlib.util.find_spec('struct_det').origin),
+        'light_import.py'))
 _LIGHT['import_light']('struct_det.datasets.gt_masks',
-                             'struct_det.evaluation.submission_io')
+                       'struct_det.evaluation.submission_io')
 
 from struct_det.datasets.gt_masks import gt_from_coco  # noqa: E402
 from struct_det.evaluation.submission_io import save_pickle  # noqa: E402

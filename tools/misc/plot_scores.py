@@ -1,7 +1,9 @@
-"""Scatter plot of predicted structure scores against the MOS from a `tools/test.py --out` pickle.
+"""Scatter plot of predicted structure scores against the MOS from a
+`tools/test.py --out` pickle.
 
 Example:
-    python tools/misc/plot_scores.py results/val_predictions.pkl results/score_scatter.png
+    python tools/misc/plot_scores.py results/val_predictions.pkl \
+        results/score_scatter.png
 """
 import argparse
 import sys
@@ -20,21 +22,26 @@ def scores_and_mos(results) -> tuple:
     for i, sample in enumerate(results):
         if sample.get('mos') is None or sample.get('pred_score') is None:
             continue
-        pred.append(float(torch.as_tensor(sample['pred_score']).reshape(-1)[0]))
+        pred.append(
+            float(torch.as_tensor(sample['pred_score']).reshape(-1)[0]))
         mos.append(float(sample['mos']))
     if len(pred) < 2:
-        raise ValueError('the predictions hold fewer than 2 samples with both pred_score and '
-                         'mos: dump a labelled split with a score regressor or joint model')
+        raise ValueError('the predictions hold fewer than 2 samples with both '
+                         'pred_score and '
+                         'mos: dump a labelled split with a score regressor '
+                         'or joint model')
     return np.array(pred), np.array(mos)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
+    parser.add_argument(
+        'predictions', help='pickle written by tools/test.py --out')
     parser.add_argument('out', help='output PNG')
     args = parser.parse_args(argv)
     pred, mos = scores_and_mos(load(args.predictions))
-    title = f'n={len(pred)}  SRCC {srcc(mos, pred):.3f}  PLCC {plcc(mos, pred):.3f}'
+    title = (f'n={len(pred)}  SRCC {srcc(mos, pred):.3f}  '
+             f'PLCC {plcc(mos, pred):.3f}')
     plot_score_scatter(pred, mos, args.out, title=title)
     print(f'wrote {args.out} ({title})')
     return 0

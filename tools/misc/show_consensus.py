@@ -1,7 +1,9 @@
-"""Draws images of a converted COCO file with their consensus masks on one sheet.
+"""Draws images of a converted COCO file with their consensus masks on one
+sheet.
 
 Example:
-    python tools/misc/show_consensus.py data/evalmuse_sample/annotations/evalmuse_train.json \
+    python tools/misc/show_consensus.py \
+        data/evalmuse_sample/annotations/evalmuse_train.json \
         data/evalmuse_sample/train/images results/consensus.png --num 12
 """
 import argparse
@@ -31,7 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument('ann_file')
     parser.add_argument('img_dir')
     parser.add_argument('out', help='output PNG')
-    parser.add_argument('--num', type=int, default=12, help='images on the sheet')
+    parser.add_argument(
+        '--num', type=int, default=12, help='images on the sheet')
     parser.add_argument('--columns', type=int, default=4)
     args = parser.parse_args(argv)
     with open(args.ann_file, encoding='utf-8') as f:
@@ -44,9 +47,11 @@ def main(argv=None) -> int:
             print(f'error: cannot read {path}', file=sys.stderr)
             return 1
         mos = image.get('mos')
-        panels.append(draw_structure_overlay(
-            bgr[..., ::-1], consensus_from_coco(coco, image),
-            title=None if mos is None else f'MOS {mos:.2f}'))
+        panels.append(
+            draw_structure_overlay(
+                bgr[..., ::-1],
+                consensus_from_coco(coco, image),
+                title=None if mos is None else f'MOS {mos:.2f}'))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     cv2.imwrite(args.out, tile_images(panels, columns=args.columns)[..., ::-1])
     print(f'wrote {args.out} ({len(panels)} images)')

@@ -1,24 +1,32 @@
 """Writes the trivial baseline's submission for the keys of a gt.pkl.
 
-Every image is predicted as one whole-image distorted region with a random structure
+Every image is predicted as one whole-image distorted region with a random
+structure
 score (seeded): the floor any real model must clear.
 
 Example:
-    python tools/misc/trivial_baseline.py results/val_gt.pkl results/baseline.zip
+    python tools/misc/trivial_baseline.py results/val_gt.pkl \
+        results/baseline.zip
 """
 import argparse
 import sys
 
 import numpy as np
 
-from struct_det.evaluation import format_readme, restricted_load, write_submission
+from struct_det.evaluation import (format_readme, restricted_load,
+                                   write_submission)
 
 
 def trivial_predictions(keys, seed: int = 0) -> dict:
     """Whole-image masks and uniform random scores in [1, 5] for ``keys``."""
     rng = np.random.default_rng(seed)
-    return {k: dict(score=float(rng.uniform(1, 5)), pred_area=np.ones((64, 64), np.uint8))
-            for k in keys}
+    return {
+        k:
+        dict(
+            score=float(rng.uniform(1, 5)),
+            pred_area=np.ones((64, 64), np.uint8))
+        for k in keys
+    }
 
 
 def main(argv=None) -> int:

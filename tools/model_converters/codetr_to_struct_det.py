@@ -62,9 +62,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # Importing struct_det allow-lists mmengine's checkpoint metadata types.
     import struct_det  # noqa: F401
-    from struct_det.utils import save_torch_atomic
     from struct_det.models.detectors.codetr import (convert_codetr_state_dict,
                                                     extract_state_dict)
+    from struct_det.utils import save_torch_atomic
 
     checkpoint = load_checkpoint_file(args.src, args.trust_source)
     try:
@@ -87,8 +87,9 @@ def main(argv=None) -> int:
         for key in result.unconverted:
             print(f'  {key}')
         if args.strict:
-            print('error: --strict and unconverted tensors; nothing written',
-                  file=sys.stderr)
+            print(
+                'error: --strict and unconverted tensors; nothing written',
+                file=sys.stderr)
             return 1
     # The source meta (COCO dataset_meta, training state) describes another
     # model; only the provenance is kept.

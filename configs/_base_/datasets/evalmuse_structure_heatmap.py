@@ -16,9 +16,9 @@ backend_args = None
 # Whole images at a fixed square input: the heatmap is judged on the entire picture (the
 # RAHF baseline resizes to 448); mmseg resizes the logits back to the original size.
 img_scale = (448, 448)
-meta_keys = ('img_path', 'img_id', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
-             'flip', 'flip_direction', 'reduce_zero_label', 'mos', 'prompt',
-             'num_annotators', 'min_annotators')
+meta_keys = ('img_path', 'img_id', 'ori_shape', 'img_shape', 'pad_shape',
+             'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
+             'mos', 'prompt', 'num_annotators', 'min_annotators')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

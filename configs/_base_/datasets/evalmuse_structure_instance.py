@@ -11,8 +11,8 @@ data_root = 'data/evalmuse_structure/'
 backend_args = None
 image_size = (1024, 1024)
 # `mos` and `prompt` travel with every sample: StructureMetric scores the MOS.
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-             'flip_direction', 'mos', 'prompt')
+meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+             'flip', 'flip_direction', 'mos', 'prompt')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -66,10 +66,14 @@ test_dataloader = val_dataloader
 
 # Region F1 depends on the instance score threshold: report it for several and keep the
 # best (the calibration hook stores it in the checkpoint for tools/test.py).
-val_evaluator = dict(type='StructureMetric', score_thr=[0.1, 0.2, 0.3, 0.4, 0.5])
+val_evaluator = dict(
+    type='StructureMetric', score_thr=[0.1, 0.2, 0.3, 0.4, 0.5])
 # tools/test.py replaces 'calibrated' by the best val threshold stored in the checkpoint.
 test_evaluator = dict(type='StructureMetric', score_thr='calibrated')
 
 # Logs the F1-vs-threshold curve after each validation and stores the best threshold in
 # the checkpoints (tools/test.py applies it); RandomStateHook makes --resume exact.
-custom_hooks = [dict(type='StructureCalibrationHook'), dict(type='RandomStateHook')]
+custom_hooks = [
+    dict(type='StructureCalibrationHook'),
+    dict(type='RandomStateHook')
+]

@@ -8,8 +8,8 @@ data_root = 'data/evalmuse_structure/'
 backend_args = None
 short_side = 384
 crop_size = (224, 224)
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-             'flip_direction', 'mos', 'prompt')
+meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+             'flip', 'flip_direction', 'mos', 'prompt')
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

@@ -1,37 +1,43 @@
-"""Makes ``--resume`` continue a run exactly where it stopped, random streams included."""
+"""Makes ``--resume`` continue a run exactly where it stopped, random streams
+included.
+"""
 import random
 from typing import Optional
 
 import numpy as np
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
-from mmdet.registry import HOOKS
 
 META_KEY = 'random_states'
 
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Saves the random generators' states with each checkpoint and restores them on resume.
+    """Saves the random generators' states with each checkpoint and restores
+    them on resume.
 
-    mmengine re-seeds a resumed run from ``randomness.seed``, so dropout, point sampling
-    and data augmentation after a resume differ from the uninterrupted run. With this hook
-    a run that is killed and resumed ends with the same weights (on deterministic ops).
+    mmengine re-seeds a resumed run from ``randomness.seed``, so dropout, point
+    sampling and data augmentation after a resume differ from the uninterrupted
+    run. With this hook a run that is killed and resumed ends with the same
+    weights (on deterministic ops).
 
-    - Iteration-based loops replay the data loader up to the resumed iteration, which
-      replays the augmentation streams too; only the model's torch streams are restored,
-      just before the first resumed iteration.
-    - Epoch-based loops start a fresh data loader at the next epoch, so every stream
-      (Python, numpy, torch CPU and CUDA) of the main process is restored before that
-      epoch.
+    - Iteration-based loops replay the data loader up to the resumed iteration,
+      which replays the augmentation streams too; only the model's torch
+      streams are restored, just before the first resumed iteration.
+    - Epoch-based loops start a fresh data loader at the next epoch, so every
+      stream (Python, numpy, torch CPU and CUDA) of the main process is
+      restored before that epoch.
 
-    Limits: only rank 0 writes the checkpoint, so every rank resumes with rank 0's
-    streams; data-loader worker processes keep their own augmentation streams, which are
-    replayed (iteration-based loops) but not saved, so exactness after an epoch-based
-    resume needs in-process loading (``num_workers=0``).
+    Limits: only rank 0 writes the checkpoint, so every rank resumes with rank
+        0's
+    streams; data-loader worker processes keep their own augmentation streams,
+    which are replayed (iteration-based loops) but not saved, so exactness
+    after an epoch-based resume needs in-process loading (``num_workers=0``).
 
-    Add it with ``custom_hooks = [dict(type='RandomStateHook')]`` (struct_det's configs do).
+    Add it with ``custom_hooks = [dict(type='RandomStateHook')]`` (struct_det's
+    configs do).
     """
 
     priority = 'VERY_LOW'
@@ -44,7 +50,8 @@ class RandomStateHook(Hook):
             python=random.getstate(),
             numpy=np.random.get_state(),
             torch=torch.get_rng_state(),
-            cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+            cuda=torch.cuda.get_rng_state_all()
+            if torch.cuda.is_available() else None)
         checkpoint.setdefault('meta', {})[META_KEY] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -52,12 +59,16 @@ class RandomStateHook(Hook):
             self._pending = checkpoint.get('meta', {}).get(META_KEY)
 
     def before_train_epoch(self, runner) -> None:
-        if self._pending is not None and isinstance(runner.train_loop, EpochBasedTrainLoop):
+        if self._pending is not None and isinstance(runner.train_loop,
+                                                    EpochBasedTrainLoop):
             random.setstate(_as_python_state(self._pending['python']))
             np.random.set_state(self._pending['numpy'])
             self._restore_torch()
 
-    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch=None) -> None:
         if self._pending is not None:
             self._restore_torch()
 

@@ -1,22 +1,27 @@
-"""SRCC and PLCC of predicted structure scores, as the EvalMuse-Structure scorer computes them.
+"""SRCC and PLCC of predicted structure scores, as the EvalMuse-Structure
+scorer computes them.
 
-PLCC is measured after mapping the predictions through a fitted function. The released
-scorer fits the 4-parameter logistic ``b2 + (b1 - b2) / (1 + exp(-(x - b3) / |b4|))`` with
-``curve_fit(p0=[max(gt), min(gt), mean(pred), std(pred)], maxfev=1e8)``; the challenge report
-speaks of a third-order polynomial, offered as ``'poly3'``; ``'none'`` is the plain Pearson
-correlation. Undefined values (fewer images than the fit needs, constant scores, a failed
-fit) come back as NaN with a warning, never as an exception.
+PLCC is measured after mapping the predictions through a fitted function.
+The released scorer fits the 4-parameter logistic
+``b2 + (b1 - b2) / (1 + exp(-(x - b3) / |b4|))`` with
+``curve_fit(p0=[max(gt), min(gt), mean(pred), std(pred)], maxfev=1e8)``; the
+challenge report speaks of a third-order polynomial, offered as ``'poly3'``;
+``'none'`` is the plain Pearson correlation. Undefined values (fewer images
+than the fit needs, constant scores, a failed fit) come back as NaN with a
+warning, never as an exception.
 
 SciPy's own functions cost over a second of imports (``scipy.stats`` and
-``scipy.optimize`` pull in ``scipy.linalg``, the array-API layer, ``numpy.testing``...), more
-than the whole region count of a test set. So the numbers are computed here with the same
-floating-point operations, in the same order, on the same arrays: SRCC as ``spearmanr``
-(average-tie ranks of both sides, then ``np.corrcoef`` on the ranks stacked as it stacks
-them), PLCC as ``pearsonr`` (scaled norms, ``np.vecdot``), and the logistic fit by calling
-MINPACK's ``lmdif`` (the extension module ``scipy.optimize._minpack``, loaded by itself)
-with the arguments ``curve_fit`` -> ``leastsq`` pass it. The tests check the results are
-bit-identical to ``scipy.stats`` / ``curve_fit``. Inputs off that path (not float64 or
-int, an extension that cannot be loaded) use SciPy's functions, imported then.
+``scipy.optimize`` pull in ``scipy.linalg``, the array-API layer,
+``numpy.testing``...), more than the whole region count of a test set. So the
+numbers are computed here with the same floating-point operations, in the same
+order, on the same arrays: SRCC as ``spearmanr`` (average-tie ranks of both
+sides, then ``np.corrcoef`` on the ranks stacked as it stacks them), PLCC as
+``pearsonr`` (scaled norms, ``np.vecdot``), and the logistic fit by calling
+MINPACK's ``lmdif`` (the extension module ``scipy.optimize._minpack``, loaded
+by itself) with the arguments ``curve_fit`` -> ``leastsq`` pass it. The tests
+check the results are bit-identical to ``scipy.stats`` / ``curve_fit``. Inputs
+off that path (not float64 or int, an extension that cannot be loaded) use
+SciPy's functions, imported then.
 """
 import importlib.machinery
 import importlib.util
@@ -34,8 +39,10 @@ LOGISTIC_MAXFEV = int(1e8)
 _MIN_IMAGES = {'logistic4': 4, 'poly3': 4, 'none': 2}
 
 
-def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
-    """The scorer's 4-parameter logistic (same arithmetic, so fits agree to the last bit).
+def logistic4(x: np.ndarray, b1: float, b2: float, b3: float,
+              b4: float) -> np.ndarray:
+    """The scorer's 4-parameter logistic (same arithmetic, so fits agree to the
+    last bit).
 
     Args:
         x: predicted scores.
@@ -61,10 +68,13 @@ _MINPACK = None
 
 
 def _minpack():
-    """``scipy.optimize._minpack`` without running ``scipy/optimize/__init__.py``, or None."""
+    """``scipy.optimize._minpack`` without running
+    ``scipy/optimize/__init__.py``, or None.
+    """
     global _MINPACK
     if _MINPACK is None:
-        _MINPACK = sys.modules.get('scipy.optimize._minpack') or _load_minpack() or False
+        _MINPACK = sys.modules.get(
+            'scipy.optimize._minpack') or _load_minpack() or False
     return _MINPACK or None
 
 
@@ -75,7 +85,8 @@ def _load_minpack():
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = osp.join(folder, '_minpack' + suffix)
             if osp.isfile(path):
-                ext = importlib.util.spec_from_file_location('scipy.optimize._minpack', path)
+                ext = importlib.util.spec_from_file_location(
+                    'scipy.optimize._minpack', path)
                 module = importlib.util.module_from_spec(ext)
                 ext.loader.exec_module(module)
                 return module if hasattr(module, '_lmdif') else None
@@ -85,12 +96,16 @@ def _load_minpack():
 
 
 def _is_plain(arr: np.ndarray) -> bool:
-    """float64 or integer 1-D data: the fast paths compute exactly what SciPy does."""
-    return arr.ndim == 1 and (arr.dtype == np.float64 or arr.dtype.kind in 'iu')
+    """float64 or integer 1-D data: the fast paths compute exactly what SciPy
+    does.
+    """
+    return arr.ndim == 1 and (arr.dtype == np.float64
+                              or arr.dtype.kind in 'iu')
 
 
 def rankdata_average(values: np.ndarray) -> np.ndarray:
-    """1-based ranks with ties given their average rank (``rankdata(method='average')``).
+    """1-based ranks with ties given their average rank
+    (``rankdata(method='average')``).
 
     Args:
         values: 1-D array without NaN.
@@ -105,8 +120,10 @@ def rankdata_average(values: np.ndarray) -> np.ndarray:
     starts[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
     group = np.cumsum(starts) - 1  # tie group of each sorted position
-    edges = np.append(np.flatnonzero(starts), len(values))  # 0-based group bounds
-    # Positions edges[g] .. edges[g + 1] - 1 share the rank (edges[g] + 1 + edges[g + 1]) / 2.
+    # 0-based group bounds
+    edges = np.append(np.flatnonzero(starts), len(values))
+    # Positions edges[g] .. edges[g + 1] - 1 share the rank (edges[g] + 1 +
+    # edges[g + 1]) / 2.
     group_rank = (edges[:-1] + edges[1:] + 1) * 0.5
     ranks = np.empty(len(values), np.float64)
     ranks[order] = group_rank[group]
@@ -114,15 +131,19 @@ def rankdata_average(values: np.ndarray) -> np.ndarray:
 
 
 def _spearman(gt: np.ndarray, pred: np.ndarray) -> float:
-    """``spearmanr(gt, pred)[0]`` for finite, non-constant 1-D float64/int data."""
+    """``spearmanr(gt, pred)[0]`` for finite, non-constant 1-D float64/int
+    data.
+    """
     if not (_is_plain(gt) and _is_plain(pred)):
         from scipy.stats import spearmanr
         return float(spearmanr(gt, pred)[0])
-    # spearmanr stacks the two columns (one common dtype), ranks each column and runs
-    # np.corrcoef on the (n, 2) rank array, which it holds transposed in memory: the same
-    # (2, n) C-ordered rows as stacked here.
+    # spearmanr stacks the two columns (one common dtype), ranks each column
+    # and runs np.corrcoef on the (n, 2) rank array, which it holds transposed
+    # in memory: the same (2, n) C-ordered rows as stacked here.
     both = np.column_stack((gt, pred))
-    ranks = np.stack([rankdata_average(both[:, 0]), rankdata_average(both[:, 1])])
+    ranks = np.stack(
+        [rankdata_average(both[:, 0]),
+         rankdata_average(both[:, 1])])
     return float(np.corrcoef(ranks.T, rowvar=False)[1, 0])
 
 
@@ -140,18 +161,23 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     xmax = np.max(np.abs(xm), axis=-1, keepdims=True)
     ymax = np.max(np.abs(ym), axis=-1, keepdims=True)
     with np.errstate(invalid='ignore', divide='ignore'):
-        normxm = xmax * np.linalg.norm(xm / xmax, ord=2, axis=-1, keepdims=True)
-        normym = ymax * np.linalg.norm(ym / ymax, ord=2, axis=-1, keepdims=True)
+        normxm = xmax * np.linalg.norm(
+            xm / xmax, ord=2, axis=-1, keepdims=True)
+        normym = ymax * np.linalg.norm(
+            ym / ymax, ord=2, axis=-1, keepdims=True)
         r = np.vecdot(xm / normxm, ym / normym, axis=-1)
     return float(np.clip(r, -1., 1.))
 
 
-def _curve_fit_logistic(pred: np.ndarray, gt: np.ndarray, p0: list) -> np.ndarray:
-    """``curve_fit(logistic4, pred, gt, p0=p0, maxfev=1e8)[0]`` (the fitted parameters).
+def _curve_fit_logistic(pred: np.ndarray, gt: np.ndarray,
+                        p0: list) -> np.ndarray:
+    """``curve_fit(logistic4, pred, gt, p0=p0, maxfev=1e8)[0]`` (the fitted
+    parameters).
 
-    curve_fit(method='lm') -> leastsq -> MINPACK lmdif on ``logistic4(x, *p) - y``, with
-    leastsq's defaults; lmdif's result depends only on its arguments and the residuals,
-    so calling it the same way gives the same parameters to the last bit.
+    curve_fit(method='lm') -> leastsq -> MINPACK lmdif on ``logistic4(x, *p) -
+    y``, with leastsq's defaults; lmdif's result depends only on its arguments
+    and the residuals, so calling it the same way gives the same parameters to
+    the last bit.
     """
     minpack = _minpack()
     if minpack is None or not hasattr(np, 'vecdot'):
@@ -162,33 +188,41 @@ def _curve_fit_logistic(pred: np.ndarray, gt: np.ndarray, p0: list) -> np.ndarra
     ydata = np.asarray(gt, float)
     x0 = np.atleast_1d(p0).flatten()
     if x0.size > ydata.size:
-        raise TypeError(f'The number of func parameters={x0.size} must not exceed the '
+        raise TypeError(f'The number of func parameters={x0.size} must not '
+                        'exceed the '
                         f'number of data points={ydata.size}')
 
     def residuals(params):
         return logistic4(xdata, *params) - ydata
 
-    first = np.atleast_1d(residuals(x0))  # leastsq's output check, and its dtype's eps
+    # leastsq's output check, and its dtype's eps
+    first = np.atleast_1d(residuals(x0))
     epsfcn = np.finfo(first.dtype).eps
     retval = minpack._lmdif(residuals, x0, (), 1, _LEASTSQ_FTOL, _LEASTSQ_XTOL,
-                            _LEASTSQ_GTOL, LOGISTIC_MAXFEV, epsfcn, _LEASTSQ_FACTOR, None)
+                            _LEASTSQ_GTOL, LOGISTIC_MAXFEV, epsfcn,
+                            _LEASTSQ_FACTOR, None)
     info = retval[-1]
     if info == 0:
         raise TypeError('Improper input parameters.')
     if info not in _LEASTSQ_SUCCESS:
-        raise RuntimeError(f'Optimal parameters not found: MINPACK lmdif returned {info}')
+        raise RuntimeError('Optimal parameters not found: MINPACK lmdif '
+                           f'returned {info}')
     return retval[0]
 
 
 def _nan(name: str, why: str) -> float:
-    warnings.warn(f'{name} is undefined ({why}); reporting NaN', RuntimeWarning, stacklevel=3)
+    warnings.warn(f'{name} is undefined ({why}); reporting '
+                  'NaN',
+                  RuntimeWarning,
+                  stacklevel=3)
     return float('nan')
 
 
 def _degenerate(name: str, gt: np.ndarray, pred: np.ndarray, min_images: int):
     """Returns the reason a correlation is undefined, or None."""
     if gt.shape != pred.shape or gt.ndim != 1:
-        raise ValueError(f'{name}: need two 1-D sequences of equal length, got shapes '
+        raise ValueError(f'{name}: need two 1-D sequences of equal length, '
+                         'got shapes '
                          f'{gt.shape} and {pred.shape}')
     if len(gt) < min_images:
         return f'{len(gt)} image(s), at least {min_images} needed'
@@ -202,7 +236,8 @@ def _degenerate(name: str, gt: np.ndarray, pred: np.ndarray, min_images: int):
 
 
 def srcc(gt_scores: Sequence[float], pred_scores: Sequence[float]) -> float:
-    """Spearman rank correlation on the raw predictions (``spearmanr(gt, pred)``).
+    """Spearman rank correlation on the raw predictions (``spearmanr(gt,
+    pred)``).
 
     Args:
         gt_scores: GT MOS per image.
@@ -218,14 +253,16 @@ def srcc(gt_scores: Sequence[float], pred_scores: Sequence[float]) -> float:
     return _spearman(gt, pred)
 
 
-def fit_scores(gt_scores: Sequence[float], pred_scores: Sequence[float],
+def fit_scores(gt_scores: Sequence[float],
+               pred_scores: Sequence[float],
                fit: str = 'logistic4') -> np.ndarray:
     """Maps predictions onto the GT scale with the PLCC's fitted function.
 
     Args:
         gt_scores: GT MOS per image.
         pred_scores: predicted scores, same order.
-        fit: ``'logistic4'`` (the scorer), ``'poly3'`` or ``'none'`` (identity).
+        fit: ``'logistic4'`` (the scorer), ``'poly3'`` or ``'none'``
+            (identity).
 
     Returns:
         np.ndarray: mapped predictions (float64).
@@ -238,29 +275,31 @@ def fit_scores(gt_scores: Sequence[float], pred_scores: Sequence[float],
         return pred.astype(np.float64)
     if fit == 'poly3':
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore', np.exceptions.RankWarning
-                                  if hasattr(np, 'exceptions') else np.RankWarning)
+            warnings.simplefilter(
+                'ignore', np.exceptions.RankWarning if hasattr(
+                    np, 'exceptions') else np.RankWarning)
             coeffs = np.polyfit(pred, gt, 3)
         return np.polyval(coeffs, pred)
     if fit != 'logistic4':
         raise ValueError(f"plcc_fit must be one of {PLCC_FITS}, got {fit!r}")
     p0 = [np.max(gt), np.min(gt), np.mean(pred), np.std(pred)]
     with warnings.catch_warnings(), np.errstate(over='ignore'):
-        # exp overflow for far-out points and an inestimable covariance are harmless
-        # here: only the fitted parameters are used.
+        # exp overflow for far-out points and an inestimable covariance are
+        # harmless here: only the fitted parameters are used.
         popt = _curve_fit_logistic(pred, gt, p0)
         return logistic4(pred, *popt)
 
 
-def plcc(gt_scores: Sequence[float], pred_scores: Sequence[float],
+def plcc(gt_scores: Sequence[float],
+         pred_scores: Sequence[float],
          fit: str = 'logistic4') -> float:
     """Pearson correlation between GT MOS and the fitted predictions.
 
     Args:
         gt_scores: GT MOS per image.
         pred_scores: predicted scores, same order.
-        fit: ``'logistic4'`` (default, the released scorer), ``'poly3'`` (the report's
-            wording) or ``'none'``.
+        fit: ``'logistic4'`` (default, the released scorer), ``'poly3'`` (the
+            report's wording) or ``'none'``.
 
     Returns:
         float: PLCC, or NaN (with a warning) when undefined or the fit fails.
@@ -279,5 +318,6 @@ def plcc(gt_scores: Sequence[float], pred_scores: Sequence[float],
     if not np.all(np.isfinite(fitted)):
         return _nan('PLCC', f'the {fit} fit produced non-finite values')
     if np.all(fitted == fitted[0]):
-        return _nan('PLCC', f'the {fit} fit maps every prediction to one value')
+        return _nan('PLCC',
+                    f'the {fit} fit maps every prediction to one value')
     return _pearson(gt, fitted)

@@ -1,13 +1,15 @@
-"""Binary distortion masks from model outputs, shared by the metric and the submission writer.
+"""Binary distortion masks from model outputs, shared by the metric and the
+submission writer.
 
 One rule for both, so what is tuned in validation is what gets submitted:
-- instances: the union of the instances with ``score >= score_thr``, their masks if the
-  model predicts masks, else their boxes filled (``[floor(x1), ceil(x2))`` x
-  ``[floor(y1), ceil(y2))``, clipped to the image);
-- heatmaps: the pixels with ``value > thr`` (the organisers' baseline binarises its heatmap
-  with ``>``; a 0/1 map keeps its foreground for any thr in [0, 1)).
-Masks are made at the resolution of the outputs (the original image size in mmdet); the
-scorer brings them to 512x512 itself.
+- instances: the union of the instances with ``score >= score_thr``, their
+  masks if the model predicts masks, else their boxes filled (``[floor(x1),
+  ceil(x2))`` x ``[floor(y1), ceil(y2))``, clipped to the image);
+- heatmaps: the pixels with ``value > thr`` (the organisers' baseline binarises
+  its heatmap with ``>``; a 0/1 map keeps its foreground for any thr in [0,
+  1)).
+Masks are made at the resolution of the outputs (the original image size in
+mmdet); the scorer brings them to 512x512 itself.
 """
 import sys
 from typing import List, Optional, Sequence, Tuple
@@ -51,40 +53,50 @@ def boxes_to_masks(boxes, shape: Tuple[int, int]) -> np.ndarray:
     return masks
 
 
-def instance_union_masks(scores, score_thrs: Sequence[float], shape: Tuple[int, int],
-                         masks=None, boxes=None) -> List[np.ndarray]:
+def instance_union_masks(scores,
+                         score_thrs: Sequence[float],
+                         shape: Tuple[int, int],
+                         masks=None,
+                         boxes=None) -> List[np.ndarray]:
     """Union masks of the instances kept at each score threshold.
 
-    The union grows as the threshold falls, so the instances are added in order of
-    decreasing score and each union is built from the previous one.
+    The union grows as the threshold falls, so the instances are added in order
+    of decreasing score and each union is built from the previous one.
 
     Args:
         scores: ``(N,)`` instance scores.
         score_thrs: thresholds; an instance is kept when ``score >= thr``.
         shape: ``(H, W)`` of the image the outputs refer to.
-        masks: ``(N, H, W)`` instance masks (bool/uint8 tensor, array or BitmapMasks),
-            or None to use ``boxes``.
+        masks: ``(N, H, W)`` instance masks (bool/uint8 tensor, array or
+            BitmapMasks), or None to use ``boxes``.
         boxes: ``(N, 4)`` xyxy boxes, used when ``masks`` is None.
 
     Returns:
-        list: one uint8 0/1 array ``(H, W)`` per threshold, in the order given; thresholds
+        list: one uint8 0/1 array ``(H, W)`` per threshold, in the order given;
+            thresholds
         that keep the same instances share one array object.
     """
     scores_np = _as_numpy(scores).reshape(-1).astype(np.float64)
     height, width = int(shape[0]), int(shape[1])
     if masks is None and boxes is None and len(scores_np):
-        raise ValueError('instances need masks or boxes to form a predicted region')
+        raise ValueError('instances need masks or boxes to form a predicted '
+                         'region')
     on_device = _is_tensor(masks)
     if on_device:
         torch = sys.modules['torch']
-        # Union on the masks' own device: moving N full-size masks to the CPU costs more.
-        acc = torch.zeros((height, width), dtype=torch.bool, device=masks.device)
+        # Union on the masks' own device: moving N full-size masks to the CPU
+        # costs more.
+        acc = torch.zeros((height, width),
+                          dtype=torch.bool,
+                          device=masks.device)
     else:
         acc = np.zeros((height, width), bool)
         if masks is not None and len(scores_np):
             masks = _as_numpy(masks)
-    if masks is not None and len(scores_np) and tuple(masks.shape[-2:]) != (height, width):
-        raise ValueError(f'instance masks have size {tuple(masks.shape[-2:])}, expected '
+    if masks is not None and len(scores_np) and tuple(
+            masks.shape[-2:]) != (height, width):
+        raise ValueError('instance masks have size '
+                         f'{tuple(masks.shape[-2:])}, expected '
                          f'{(height, width)}')
     order = np.argsort(-scores_np, kind='stable')
     sorted_scores = scores_np[order]
@@ -94,16 +106,18 @@ def instance_union_masks(scores, score_thrs: Sequence[float], shape: Tuple[int, 
     for idx in sorted(range(len(score_thrs)), key=lambda i: -score_thrs[i]):
         keep = int(np.count_nonzero(sorted_scores >= score_thrs[idx]))
         if union is not None and keep == added:
-            # Nothing new between the two thresholds: the very same array (callers may
-            # reuse work done on it).
+            # Nothing new between the two thresholds: the very same array
+            # (callers may reuse work done on it).
             out[idx] = union
             continue
         if keep > added:
             new = order[added:keep]
             if masks is None:
-                acc |= boxes_to_masks(_as_numpy(boxes)[new], (height, width)).any(0)
+                acc |= boxes_to_masks(_as_numpy(boxes)[new],
+                                      (height, width)).any(0)
             elif on_device:
-                acc |= masks[torch.as_tensor(new, device=masks.device)].bool().any(0)
+                acc |= masks[torch.as_tensor(
+                    new, device=masks.device)].bool().any(0)
             else:
                 acc |= masks[new].astype(bool).any(0)
             added = keep
@@ -126,12 +140,14 @@ def heatmap_masks(heatmap, thrs: Sequence[float]) -> List[np.ndarray]:
     if heat.ndim == 3 and heat.shape[0] == 1:
         heat = heat[0]
     if heat.ndim != 2:
-        raise ValueError(f'a heatmap must be (H, W) or (1, H, W), got {heat.shape}')
+        raise ValueError('a heatmap must be (H, W) or (1, H, W), got '
+                         f'{heat.shape}')
     return [np.greater(heat, thr).astype(np.uint8) for thr in thrs]
 
 
 def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
-    """The union of ``(N, H, W)`` masks (tensor, array or BitmapMasks), uint8 0/1 ``(H, W)``.
+    """The union of ``(N, H, W)`` masks (tensor, array or BitmapMasks), uint8
+    0/1 ``(H, W)``.
 
     Args:
         masks: the masks; N may be 0.
@@ -150,5 +166,6 @@ def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
     if arr.ndim == 2:
         return (arr != 0).astype(np.uint8)
     if arr.shape[0] == 0:
-        return np.zeros(arr.shape[-2:] if arr.ndim == 3 else tuple(shape), np.uint8)
+        return np.zeros(arr.shape[-2:] if arr.ndim == 3 else tuple(shape),
+                        np.uint8)
     return arr.astype(bool).any(0).astype(np.uint8)

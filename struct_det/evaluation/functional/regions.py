@@ -1,18 +1,22 @@
-"""Region counting of the EvalMuse-Structure scorer, per image and mergeable across images.
+"""Region counting of the EvalMuse-Structure scorer, per image and mergeable
+across images.
 
-The released scorer (NTIRE 2025 track 2) brings every predicted mask to 512x512 with
-``cv2.resize`` (bilinear) and ``> 0``, finds the outer contours of both masks, keeps the
-regions whose ``cv2.contourArea`` exceeds a threshold, and calls a region a hit when the
-IoU of two filled contours is above 0.1 for ANY counted region of the other side. It draws
-two full 512x512 canvases for every region pair. Here a pair is only looked at when the
-bounding boxes of its two regions meet (otherwise the IoU is 0); a region taking part in
-such a pair is drawn once, filled, on a canvas the size of its bounding box, and the
-intersection is counted in the overlap of the two boxes. Each region is drawn by itself,
-exactly as the scorer draws it, so the counts are identical without assuming anything
-about how regions of one mask relate (``tests/test_evaluation/test_functional/scorer_reference.py`` holds
-the per-pair version they are checked against). This was measured faster than painting
-all regions into label images and histogramming label pairs, which needs two full-size
-label images per image and a guard against overlapping filled regions.
+The released scorer (NTIRE 2025 track 2) brings every predicted mask to 512x512
+with ``cv2.resize`` (bilinear) and ``> 0``, finds the outer contours of both
+masks, keeps the regions whose ``cv2.contourArea`` exceeds a threshold, and
+calls a region a hit when the IoU of two filled contours is above 0.1 for ANY
+counted region of the other side. It draws two full 512x512 canvases for every
+region pair. Here a pair is only looked at when the bounding boxes of its two
+regions meet (otherwise the IoU is 0); a region taking part in such a pair is
+drawn once, filled, on a canvas the size of its bounding box, and the
+intersection is counted in the overlap of the two boxes. Each region is drawn
+by itself, exactly as the scorer draws it, so the counts are identical without
+assuming anything about how regions of one mask relate
+(``tests/test_evaluation/test_functional/scorer_reference.py`` holds the
+per-pair version they are checked against). This was measured faster than
+painting all regions into label images and histogramming label pairs, which
+needs two full-size label images per image and a guard against overlapping
+filled regions.
 """
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -35,17 +39,21 @@ _PYTHON_PAIRS = 64
 
 
 class RegionCounts(NamedTuple):
-    """What one image contributes to the region-level score; sums across images.
+    """What one image contributes to the region-level score; sums across
+    images.
 
     Attributes:
         num_pred: counted predicted regions (``P``).
-        num_pred_hit: counted predicted regions with IoU > thr with a counted GT region
-            (``Ph``).
+        num_pred_hit: counted predicted regions with IoU > thr with a counted
+            GT region (``Ph``).
         num_gt: counted GT regions (``G``).
-        num_gt_missed: counted GT regions without such a predicted region (``Gm``).
-        giou: the scorer's foreground IoU of this image, ``(|P & G| + 1e-4) / (|P | G| +
-            1e-4)`` on the 512x512 masks (1 when both are empty); averaged, not summed.
-        pixel_tp: foreground pixels in both 512x512 masks (diagnostic pixel F1 only).
+        num_gt_missed: counted GT regions without such a predicted region
+            (``Gm``).
+        giou: the scorer's foreground IoU of this image,
+            ``(|P & G| + 1e-4) / (|P | G| + 1e-4)`` on the 512x512 masks (1
+            when both are empty); averaged, not summed.
+        pixel_tp: foreground pixels in both 512x512 masks (diagnostic pixel F1
+            only).
         pixel_fp: predicted-only foreground pixels.
         pixel_fn: GT-only foreground pixels.
     """
@@ -60,36 +68,45 @@ class RegionCounts(NamedTuple):
 
 
 class MaskRegions:
-    """The counted outer-contour regions of one binary 512x512 mask, ready for matching.
+    """The counted outer-contour regions of one binary 512x512 mask, ready for
+    matching.
 
-    Build it once per mask (e.g. once per GT image, then match many predictions).
+    Build it once per mask (e.g. once per GT image, then match many
+    predictions).
 
     Args:
         mask: 2-D uint8 array of 0/1 (already at the scorer's size).
         min_area: a region counts when ``cv2.contourArea(contour) > min_area``.
-        giou_mask: the pixels the scorer's GIoU counts, when they differ from ``mask``
-            (a GT stored as 0/255, a prediction with negative values; see
-            :func:`pred_scorer_masks`); None: ``mask`` itself.
+        giou_mask: the pixels the scorer's GIoU counts, when they differ from
+            ``mask`` (a GT stored as 0/255, a prediction with negative values;
+            see :func:`pred_scorer_masks`); None: ``mask`` itself.
 
     Attributes:
         mask: the input mask.
         giou_mask: the GIoU's foreground (``mask`` itself unless given).
         contours: the counted contours, in ``cv2.findContours`` order.
-        boxes: ``(K, 4)`` int64 array of ``x0, y0, x1, y1`` (end exclusive) bounding boxes.
+        boxes: ``(K, 4)`` int64 array of ``x0, y0, x1, y1`` (end exclusive)
+            bounding boxes.
         num_pixels: foreground pixel count of ``mask``.
     """
 
-    def __init__(self, mask: np.ndarray, min_area: float,
+    def __init__(self,
+                 mask: np.ndarray,
+                 min_area: float,
                  giou_mask: Optional[np.ndarray] = None) -> None:
         self.mask = mask
         self.giou_mask = mask if giou_mask is None else giou_mask
         self.num_pixels = int(cv2.countNonZero(mask))
         if self.num_pixels:
-            found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
+                                        cv2.CHAIN_APPROX_SIMPLE)
         else:
             found = ()
-        self.contours: List[np.ndarray] = [c for c in found if cv2.contourArea(c) > min_area]
-        boxes = np.array([cv2.boundingRect(c) for c in self.contours], np.int64).reshape(-1, 4)
+        self.contours: List[np.ndarray] = [
+            c for c in found if cv2.contourArea(c) > min_area
+        ]
+        boxes = np.array([cv2.boundingRect(c) for c in self.contours],
+                         np.int64).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]
         self.boxes = boxes
         self._crops: Dict[int, Tuple[np.ndarray, int]] = {}
@@ -98,36 +115,47 @@ class MaskRegions:
         return len(self.contours)
 
     def filled(self, idx: int) -> Tuple[np.ndarray, int]:
-        """Region ``idx`` drawn filled on a canvas the size of its bounding box (cached).
+        """Region ``idx`` drawn filled on a canvas the size of its bounding box
+        (cached).
 
         Args:
             idx: region index.
 
         Returns:
-            tuple: uint8 0/1 array of shape ``(y1 - y0, x1 - x0)`` and its pixel count.
+            tuple: uint8 0/1 array of shape ``(y1 - y0, x1 - x0)`` and its
+                pixel count.
         """
         if idx not in self._crops:
             x0, y0, x1, y1 = (int(v) for v in self.boxes[idx])
             canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.drawContours(canvas, [self.contours[idx]], -1, 1, cv2.FILLED,
-                             offset=(-x0, -y0))
+            cv2.drawContours(
+                canvas, [self.contours[idx]],
+                -1,
+                1,
+                cv2.FILLED,
+                offset=(-x0, -y0))
             self._crops[idx] = (canvas, int(cv2.countNonZero(canvas)))
         return self._crops[idx]
 
     @property
     def areas(self) -> np.ndarray:
         """``(K,)`` int64 pixel counts of the filled regions."""
-        return np.array([self.filled(i)[1] for i in range(len(self))], np.int64)
+        return np.array([self.filled(i)[1] for i in range(len(self))],
+                        np.int64)
 
 
 def _boxes_meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(len(a), len(b))`` bool: whether two ``x0, y0, x1, y1`` boxes share a pixel."""
+    """``(len(a), len(b))`` bool: whether two ``x0, y0, x1, y1`` boxes share a
+    pixel.
+    """
     return ((a[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < a[:, None, 2])
-            & (a[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < a[:, None, 3]))
+            & (a[:, None, 1] < b[None, :, 3]) &
+            (b[None, :, 1] < a[:, None, 3]))
 
 
 def region_iou_matrix(pred: MaskRegions, gt: MaskRegions) -> np.ndarray:
-    """IoU of every counted predicted region with every counted GT region (filled contours).
+    """IoU of every counted predicted region with every counted GT region
+    (filled contours).
 
     Args:
         pred: predicted regions.
@@ -140,9 +168,11 @@ def region_iou_matrix(pred: MaskRegions, gt: MaskRegions) -> np.ndarray:
     if len(pred) == 0 or len(gt) == 0:
         return ious
     if len(pred) * len(gt) <= _PYTHON_PAIRS:
-        # A few regions (the usual case): plain Python is faster than numpy's broadcasting.
+        # A few regions (the usual case): plain Python is faster than numpy's
+        # broadcasting.
         gt_boxes = gt.boxes.tolist()
-        pairs = [(i, j) for i, (px0, py0, px1, py1) in enumerate(pred.boxes.tolist())
+        pairs = [(i, j)
+                 for i, (px0, py0, px1, py1) in enumerate(pred.boxes.tolist())
                  for j, (gx0, gy0, gx1, gy1) in enumerate(gt_boxes)
                  if px0 < gx1 and gx0 < px1 and py0 < gy1 and gy0 < py1]
     else:
@@ -162,7 +192,8 @@ def region_iou_matrix(pred: MaskRegions, gt: MaskRegions) -> np.ndarray:
     return ious
 
 
-def match_regions(pred: MaskRegions, gt: MaskRegions,
+def match_regions(pred: MaskRegions,
+                  gt: MaskRegions,
                   iou_thr: float = DEFAULT_IOU_THR) -> RegionCounts:
     """Counts hits and misses of one image exactly as the released scorer does.
 
@@ -175,7 +206,8 @@ def match_regions(pred: MaskRegions, gt: MaskRegions,
         RegionCounts: the image's counts.
     """
     if pred.mask.shape != gt.mask.shape:
-        raise ValueError(f'predicted mask {pred.mask.shape} and GT mask {gt.mask.shape} '
+        raise ValueError(f'predicted mask {pred.mask.shape} and GT mask '
+                         f'{gt.mask.shape} '
                          'differ in size; bring both to the scorer size first')
     hits = region_iou_matrix(pred, gt) > iou_thr
     num_pred_hit = int(hits.any(axis=1).sum())
@@ -184,18 +216,22 @@ def match_regions(pred: MaskRegions, gt: MaskRegions,
     if pred.giou_mask is pred.mask and gt.giou_mask is gt.mask:
         giou_both, giou_union = tp, pred.num_pixels + gt.num_pixels - tp
     else:
-        # Unusual inputs only (0/255 GT, negative predicted values): the scorer's GIoU
-        # counts the pixels equal to 1, its contours every non-zero pixel.
+        # Unusual inputs only (0/255 GT, negative predicted values): the
+        # scorer's GIoU counts the pixels equal to 1, its contours every
+        # non-zero pixel.
         pred_pixels = int(cv2.countNonZero(pred.giou_mask))
         gt_pixels = int(cv2.countNonZero(gt.giou_mask))
-        giou_both = _overlap(pred.giou_mask, pred_pixels, gt.giou_mask, gt_pixels)
+        giou_both = _overlap(pred.giou_mask, pred_pixels, gt.giou_mask,
+                             gt_pixels)
         giou_union = pred_pixels + gt_pixels - giou_both
     giou = (float(giou_both) + GIOU_EPS) / (float(giou_union) + GIOU_EPS)
-    return RegionCounts(len(pred), num_pred_hit, len(gt), num_gt_missed, giou, tp,
-                        pred.num_pixels - tp, gt.num_pixels - tp)
+    return RegionCounts(
+        len(pred), num_pred_hit, len(gt), num_gt_missed, giou, tp,
+        pred.num_pixels - tp, gt.num_pixels - tp)
 
 
-def _overlap(a: np.ndarray, a_pixels: int, b: np.ndarray, b_pixels: int) -> int:
+def _overlap(a: np.ndarray, a_pixels: int, b: np.ndarray,
+             b_pixels: int) -> int:
     """Foreground pixels two 0/1 masks share (their pixel counts given)."""
     if a_pixels and b_pixels:
         return int(cv2.countNonZero(cv2.bitwise_and(a, b)))
@@ -203,15 +239,17 @@ def _overlap(a: np.ndarray, a_pixels: int, b: np.ndarray, b_pixels: int) -> int:
 
 
 def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
-    """Brings a mask to the scorer's grid: ``cv2.resize`` (bilinear) to ``size`` x ``size``,
+    """Brings a mask to the scorer's grid: ``cv2.resize`` (bilinear) to
+    ``size`` x ``size``,
     then every value ``> 0`` becomes 1.
 
     Args:
-        mask: 2-D array (or ``(H, W, 1)``, which ``cv2.resize`` reads as one channel) of
-            a dtype ``cv2.resize`` accepts (uint8, uint16, int16, float32, float64); bool
-            is read as uint8 0/1 (the released scorer itself cannot resize a bool array).
-            Negative values count as background here; :func:`pred_scorer_masks` gives
-            the scorer's reading of them.
+        mask: 2-D array (or ``(H, W, 1)``, which ``cv2.resize`` reads as one
+            channel) of a dtype ``cv2.resize`` accepts (uint8, uint16, int16,
+            float32, float64); bool is read as uint8 0/1 (the released scorer
+            itself cannot resize a bool array). Negative values count as
+            background here; :func:`pred_scorer_masks` gives the scorer's
+            reading of them.
         size: side of the square grid.
 
     Returns:
@@ -222,8 +260,9 @@ def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
         arr = arr.view(np.uint8)
     if arr.shape != (size, size):
         if arr.ndim == 2 and not _has_nonzero(arr):
-            # An empty mask resizes to an empty mask: skip the resize (~1/5 of a real
-            # submission's masks are empty). The test stops at the first foreground pixel.
+            # An empty mask resizes to an empty mask: skip the resize (~1/5 of
+            # a real submission's masks are empty). The test stops at the first
+            # foreground pixel.
             return np.zeros((size, size), np.uint8)
         arr = cv2.resize(arr, (size, size))
         if arr.dtype == np.uint8:
@@ -234,19 +273,22 @@ def to_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
 
 
 def _has_nonzero(arr: np.ndarray) -> bool:
-    """Whether a one-channel image has a non-zero pixel (OpenCV >= 4.7 stops at the first)."""
+    """Whether a one-channel image has a non-zero pixel (OpenCV >= 4.7 stops at
+    the first).
+    """
     if _HAS_NONZERO is not None:
         return bool(_HAS_NONZERO(arr))
     return bool(cv2.countNonZero(arr))
 
 
 def gt_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
-    """The GT mask as the scorer uses it: as stored when it is ``size`` x ``size``.
+    """The GT mask as the scorer uses it: as stored when it is ``size`` x
+    ``size``.
 
-    The released scorer never resizes its GT (its gt.pkl is stored at 512x512 and another
-    size would crash it); a GT of another size is brought to the grid the way predictions
-    are (:func:`to_scorer_mask`), which is also how ``tools/misc/make_gt_pkl.py`` and
-    ``StructureMetric`` build it.
+    The released scorer never resizes its GT (its gt.pkl is stored at 512x512
+    and another size would crash it); a GT of another size is brought to the
+    grid the way predictions are (:func:`to_scorer_mask`), which is also how
+    ``tools/misc/make_gt_pkl.py`` and ``StructureMetric`` build it.
 
     Args:
         mask: 2-D array of 0/1 (any numeric dtype or bool).
@@ -265,31 +307,40 @@ def gt_scorer_mask(mask: np.ndarray, size: int = SCORER_SIZE) -> np.ndarray:
 
 
 def _single_channel(arr: np.ndarray) -> np.ndarray:
-    """``(H, W, 1)`` -> ``(H, W)``, as ``cv2.resize`` returns a one-channel image."""
+    """``(H, W, 1)`` -> ``(H, W)``, as ``cv2.resize`` returns a one-channel
+    image.
+    """
     return arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
 
 
-def pred_scorer_masks(pred_area: np.ndarray,
-                      size: int = SCORER_SIZE) -> Tuple[np.ndarray, np.ndarray]:
-    """A submission mask as the scorer reads it: its regions' mask and its GIoU mask.
+def pred_scorer_masks(
+        pred_area: np.ndarray,
+        size: int = SCORER_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+    """A submission mask as the scorer reads it: its regions' mask and its GIoU
+    mask.
 
-    The scorer resizes the mask, sets every value ``> 0`` to 1 in place, finds contours on
-    the array cast to uint8 and counts the pixels equal to 1 for its GIoU. For masks
-    without negative values both are :func:`to_scorer_mask` (one array). A negative
-    integer stays negative through the first steps and wraps around in the uint8 cast
-    (-1 -> 255): a contour foreground, but not a GIoU pixel.
+    The scorer resizes the mask, sets every value ``> 0`` to 1 in place, finds
+    contours on the array cast to uint8 and counts the pixels equal to 1 for
+    its GIoU. For masks without negative values both are :func:`to_scorer_mask`
+    (one array). A negative integer stays negative through the first steps and
+    wraps around in the uint8 cast (-1 -> 255): a contour foreground, but not a
+    GIoU pixel.
 
     Args:
         pred_area: the submission's ``pred_area`` (see :func:`to_scorer_mask`).
         size: side of the square grid.
 
     Returns:
-        tuple: ``(regions, giou)`` uint8 0/1 arrays of shape ``(size, size)``; the same
+        tuple: ``(regions, giou)`` uint8 0/1 arrays of shape ``(size, size)``;
+            the same
         object twice unless the mask holds negative integers.
     """
     arr = _single_channel(np.asarray(pred_area))
     if arr.dtype.kind == 'i' and arr.size and arr.min() < 0:
-        resized = cv2.resize(arr, (size, size)) if arr.shape != (size, size) else arr.copy()
+        resized = cv2.resize(arr,
+                             (size,
+                              size)) if arr.shape != (size,
+                                                      size) else arr.copy()
         resized[resized > 0] = 1
         regions = np.not_equal(resized.astype(np.uint8), 0).view(np.uint8)
         return regions, np.equal(resized, 1).view(np.uint8)
@@ -299,18 +350,21 @@ def pred_scorer_masks(pred_area: np.ndarray,
 
 def gt_scorer_masks(gt_area: np.ndarray,
                     size: int = SCORER_SIZE) -> Tuple[np.ndarray, np.ndarray]:
-    """A gt.pkl mask as the scorer reads it: its regions' mask and its GIoU mask.
+    """A gt.pkl mask as the scorer reads it: its regions' mask and its GIoU
+    mask.
 
-    Contours see every non-zero pixel, the GIoU only the pixels equal to 1: a GT stored
-    as 0/255 has the regions of its 0/1 version and an empty GIoU foreground. Other sizes
-    than ``size`` x ``size`` follow :func:`gt_scorer_mask` (both masks alike).
+    Contours see every non-zero pixel, the GIoU only the pixels equal to 1: a
+    GT stored as 0/255 has the regions of its 0/1 version and an empty GIoU
+    foreground. Other sizes than ``size`` x ``size`` follow
+    :func:`gt_scorer_mask` (both masks alike).
 
     Args:
         gt_area: the GT mask (0/1, or 0/255).
         size: side of the square grid.
 
     Returns:
-        tuple: ``(regions, giou)`` uint8 0/1 arrays; the same object twice for 0/1 masks.
+        tuple: ``(regions, giou)`` uint8 0/1 arrays; the same object twice for
+            0/1 masks.
     """
     arr = np.asarray(gt_area)
     regions = gt_scorer_mask(arr, size)
@@ -319,19 +373,26 @@ def gt_scorer_masks(gt_area: np.ndarray,
     return np.not_equal(arr, 0).view(np.uint8), np.equal(arr, 1).view(np.uint8)
 
 
-def pred_min_area(area_ratio: float = DEFAULT_AREA_RATIO, size: int = SCORER_SIZE) -> float:
-    """The scorer's area threshold for predicted regions, ``size * size * area_ratio``."""
+def pred_min_area(area_ratio: float = DEFAULT_AREA_RATIO,
+                  size: int = SCORER_SIZE) -> float:
+    """The scorer's area threshold for predicted regions, ``size * size *
+    area_ratio``.
+    """
     return size * size * area_ratio
 
 
-def image_region_counts(pred_area: np.ndarray, gt_area: np.ndarray, *,
+def image_region_counts(pred_area: np.ndarray,
+                        gt_area: np.ndarray,
+                        *,
                         area_ratio: float = DEFAULT_AREA_RATIO,
                         gt_min_area: float = DEFAULT_GT_MIN_AREA,
                         iou_thr: float = DEFAULT_IOU_THR) -> RegionCounts:
-    """Region counts of one image from a submission's ``pred_area`` and a gt.pkl mask.
+    """Region counts of one image from a submission's ``pred_area`` and a
+    gt.pkl mask.
 
     Args:
-        pred_area: predicted 2-D mask, any resolution (see :func:`pred_scorer_masks`).
+        pred_area: predicted 2-D mask, any resolution (see
+            :func:`pred_scorer_masks`).
         gt_area: GT 2-D 0/1 mask (see :func:`gt_scorer_masks`).
         area_ratio: predicted regions count above ``512 * 512 * area_ratio``.
         gt_min_area: GT regions count above this contour area.
@@ -352,19 +413,21 @@ def _ratio(num: float, den: float) -> float:
 
 
 def summarize_region_counts(counts: Iterable[RegionCounts]) -> dict:
-    """Set-level region scores from per-image counts, in the scorer's arithmetic.
+    """Set-level region scores from per-image counts, in the scorer's
+    arithmetic.
 
-    ``precision = Ph / P``, ``recall = 1 - Gm / G``, ``F1 = 2 P R / (P + R + 1e-10)``,
-    ``giou`` = mean of the per-image GIoU (summed in the given order, like the scorer).
-    The diagnostic ``pixel_*`` numbers pool foreground pixels over all images; they are
-    not part of the challenge score. An undefined ratio (no predicted region, no GT region)
-    is NaN; callers warn.
+    ``precision = Ph / P``, ``recall = 1 - Gm / G``, ``F1 = 2 P R / (P + R +
+    1e-10)``, ``giou`` = mean of the per-image GIoU (summed in the given order,
+    like the scorer). The diagnostic ``pixel_*`` numbers pool foreground pixels
+    over all images; they are not part of the challenge score. An undefined
+    ratio (no predicted region, no GT region) is NaN; callers warn.
 
     Args:
         counts: per-image :class:`RegionCounts`, in evaluation order.
 
     Returns:
-        dict: ``precision, recall, f1_score, giou, pixel_precision, pixel_recall,
+        dict: ``precision, recall, f1_score, giou, pixel_precision,
+            pixel_recall,
         pixel_f1, num_images, num_pred_regions, num_pred_hit, num_gt_regions,
         num_gt_missed``.
     """
@@ -386,29 +449,47 @@ def summarize_region_counts(counts: Iterable[RegionCounts]) -> dict:
     pixel_precision = _ratio(tp, tp + fp)
     pixel_recall = _ratio(tp, tp + fn)
     pixel_f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    return dict(precision=precision, recall=recall, f1_score=f1,
-                giou=_ratio(giou_sum, num), pixel_precision=pixel_precision,
-                pixel_recall=pixel_recall, pixel_f1=pixel_f1, num_images=num,
-                num_pred_regions=pred, num_pred_hit=pred_hit, num_gt_regions=gt,
-                num_gt_missed=gt_missed)
+    return dict(
+        precision=precision,
+        recall=recall,
+        f1_score=f1,
+        giou=_ratio(giou_sum, num),
+        pixel_precision=pixel_precision,
+        pixel_recall=pixel_recall,
+        pixel_f1=pixel_f1,
+        num_images=num,
+        num_pred_regions=pred,
+        num_pred_hit=pred_hit,
+        num_gt_regions=gt,
+        num_gt_missed=gt_missed)
 
 
-def region_counts_array(counts: Sequence[RegionCounts]) -> Tuple[np.ndarray, np.ndarray]:
-    """Packs counts compactly: ``(K, 7)`` int64 of the integer fields, ``(K,)`` GIoU.
+def region_counts_array(
+        counts: Sequence[RegionCounts]) -> Tuple[np.ndarray, np.ndarray]:
+    """Packs counts compactly: ``(K, 7)`` int64 of the integer fields, ``(K,)``
+    GIoU.
 
     Args:
-        counts: a sequence of :class:`RegionCounts` (e.g. one per score threshold).
+        counts: a sequence of :class:`RegionCounts` (e.g. one per score
+            threshold).
 
     Returns:
         tuple: the integer array and the float64 GIoU array.
     """
-    ints = np.array([[c.num_pred, c.num_pred_hit, c.num_gt, c.num_gt_missed, c.pixel_tp,
-                      c.pixel_fp, c.pixel_fn] for c in counts], np.int64).reshape(-1, 7)
+    ints = np.array([[
+        c.num_pred, c.num_pred_hit, c.num_gt, c.num_gt_missed, c.pixel_tp,
+        c.pixel_fp, c.pixel_fn
+    ] for c in counts], np.int64).reshape(-1, 7)
     gious = np.array([c.giou for c in counts], np.float64)
     return ints, gious
 
 
-def region_counts_from_array(ints: np.ndarray, gious: np.ndarray) -> List[RegionCounts]:
+def region_counts_from_array(ints: np.ndarray,
+                             gious: np.ndarray) -> List[RegionCounts]:
     """Inverse of :func:`region_counts_array`."""
-    return [RegionCounts(int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(g), int(r[4]),
-                         int(r[5]), int(r[6])) for r, g in zip(ints.tolist(), gious.tolist())]
+    return [
+        RegionCounts(
+            int(r[0]), int(r[1]), int(r[2]), int(r[3]), float(g), int(r[4]),
+            int(r[5]), int(r[6]))
+        for r, g in zip(ints.tolist(), gious.tolist())
+    ]

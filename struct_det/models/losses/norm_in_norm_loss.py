@@ -1,4 +1,5 @@
-"""Norm-in-norm loss: MSE between batch-standardised predictions and targets."""
+"""Norm-in-norm loss: MSE between batch-standardised predictions and targets.
+"""
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
@@ -6,16 +7,18 @@ from mmdet.registry import MODELS
 from .score_loss_utils import ScoreLoss, standardise
 
 
-def norm_in_norm_loss(pred: torch.Tensor, target: torch.Tensor,
+def norm_in_norm_loss(pred: torch.Tensor,
+                      target: torch.Tensor,
                       eps: float = 1e-8) -> torch.Tensor:
     """The loss LoDa's released code trains with.
 
-    Both vectors are standardised by their batch mean and standard deviation; the loss
-    is the mean of two MSE terms, each divided by 4: the standardised prediction against
-    the standardised target, and the prediction rescaled by their correlation ``rho``
-    against the target. With unit-variance inputs this equals
-    ``((1 - rho) / 2 + (1 - rho ** 2) / 4) / 2``, so it depends only on the linear
-    correlation and ignores the scale and offset of the prediction.
+    Both vectors are standardised by their batch mean and standard deviation;
+    the loss is the mean of two MSE terms, each divided by 4: the standardised
+    prediction against the standardised target, and the prediction rescaled by
+    their correlation ``rho`` against the target. With unit-variance inputs
+    this equals ``((1 - rho) / 2 + (1 - rho ** 2) / 4) / 2``, so it depends
+    only on the linear correlation and ignores the scale and offset of the
+    prediction.
 
     Args:
         pred: predicted scores ``(N,)``, N >= 2.
@@ -45,10 +48,13 @@ class NormInNormLoss(ScoreLoss):
 
     min_batch = 2
 
-    def __init__(self, loss_weight: float = 1.0, eps: float = 1e-8,
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 eps: float = 1e-8,
                  loss_name: str = 'loss_norm_in_norm') -> None:
         super().__init__(loss_weight, loss_name)
         self.eps = eps
 
-    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def compute(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         return norm_in_norm_loss(pred, target, self.eps)

@@ -5,7 +5,9 @@ from mmdet.registry import MODELS
 from .score_loss_utils import ScoreLoss, standardise
 
 
-def plcc_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def plcc_loss(pred: torch.Tensor,
+              target: torch.Tensor,
+              eps: float = 1e-8) -> torch.Tensor:
     """``(1 - PLCC) / 2`` over the batch, in [0, 1].
 
     Args:
@@ -22,7 +24,8 @@ def plcc_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> to
 
 @MODELS.register_module()
 class PLCCLoss(ScoreLoss):
-    """Pearson-correlation loss ``(1 - PLCC) / 2``, invariant to the score's scale.
+    """Pearson-correlation loss ``(1 - PLCC) / 2``, invariant to the score's
+    scale.
 
     Args:
         loss_weight: weight of this term in the total loss.
@@ -32,10 +35,13 @@ class PLCCLoss(ScoreLoss):
 
     min_batch = 2
 
-    def __init__(self, loss_weight: float = 1.0, eps: float = 1e-8,
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 eps: float = 1e-8,
                  loss_name: str = 'loss_plcc') -> None:
         super().__init__(loss_weight, loss_name)
         self.eps = eps
 
-    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def compute(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         return plcc_loss(pred, target, self.eps)

@@ -1,23 +1,30 @@
-"""What the score (MOS) regression losses share: input checks and the module skeleton."""
+"""What the score (MOS) regression losses share: input checks and the module
+skeleton.
+"""
 from typing import Tuple
 
 import torch
 import torch.nn as nn
 
 
-def flatten_score_pair(pred: torch.Tensor, target: torch.Tensor, loss_name: str,
-                       min_batch: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Checks a batch of predicted and target scores and flattens both to ``(N,)``.
+def flatten_score_pair(
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        loss_name: str,
+        min_batch: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Checks a batch of predicted and target scores and flattens both to
+    ``(N,)``.
 
     Args:
         pred: predicted scores, shape ``(N,)`` or ``(N, 1)``.
         target: target scores (MOS), same number of elements as ``pred``.
         loss_name: name of the calling loss, used in error messages.
-        min_batch: smallest batch the loss is defined for (losses that normalise by
-            batch statistics need at least 2 samples).
+        min_batch: smallest batch the loss is defined for (losses that
+            normalise by batch statistics need at least 2 samples).
 
     Returns:
-        tuple: ``pred`` and ``target`` as float tensors of shape ``(N,)``; the target is
+        tuple: ``pred`` and ``target`` as float tensors of shape ``(N,)``; the
+            target is
         cast to the prediction's dtype and device.
 
     Raises:
@@ -26,16 +33,20 @@ def flatten_score_pair(pred: torch.Tensor, target: torch.Tensor, loss_name: str,
     if pred.dim() == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
     if pred.dim() != 1:
-        raise ValueError(f'{loss_name}: expected predicted scores of shape (N,) or (N, 1), '
+        raise ValueError(f'{loss_name}: expected predicted scores of shape '
+                         '(N,) or (N, 1), '
                          f'got {tuple(pred.shape)}')
     target = target.reshape(-1).to(device=pred.device, dtype=pred.dtype)
     if target.numel() != pred.numel():
-        raise ValueError(f'{loss_name}: {pred.numel()} predictions but {target.numel()} '
+        raise ValueError(f'{loss_name}: {pred.numel()} predictions but '
+                         f'{target.numel()} '
                          'targets; every sample needs exactly one MOS')
     if pred.numel() < min_batch:
         raise ValueError(
-            f'{loss_name} normalises by batch statistics and needs at least {min_batch} '
-            f'samples per batch, got {pred.numel()}: use train_dataloader.batch_size >= '
+            f'{loss_name} normalises by batch statistics and needs at least '
+            f'{min_batch} '
+            f'samples per batch, got {pred.numel()}: use '
+            'train_dataloader.batch_size >= '
             f'{min_batch} and drop_last=True (a last batch of 1 breaks it)')
     return pred, target
 
@@ -45,7 +56,8 @@ def standardise(values: torch.Tensor, eps: float) -> torch.Tensor:
 
     Args:
         values: shape ``(N,)``.
-        eps: added to the standard deviation so a constant batch gives zeros, not NaN.
+        eps: added to the standard deviation so a constant batch gives zeros,
+            not NaN.
 
     Returns:
         torch.Tensor: the standardised values, shape ``(N,)``.
@@ -55,7 +67,8 @@ def standardise(values: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 class ScoreLoss(nn.Module):
-    """Base of the score losses: weighting, the loss-dict key and the input checks.
+    """Base of the score losses: weighting, the loss-dict key and the input
+    checks.
 
     Subclasses implement :meth:`compute` on flattened ``(N,)`` tensors and set
     ``min_batch`` when the loss needs batch statistics.
@@ -67,7 +80,9 @@ class ScoreLoss(nn.Module):
 
     min_batch = 1
 
-    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_score') -> None:
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_score') -> None:
         super().__init__()
         self.loss_weight = loss_weight
         self._loss_name = loss_name
@@ -77,7 +92,8 @@ class ScoreLoss(nn.Module):
         """str: key of this term in the model's loss dict."""
         return self._loss_name
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         """The weighted loss.
 
         Args:
@@ -87,9 +103,12 @@ class ScoreLoss(nn.Module):
         Returns:
             torch.Tensor: scalar loss.
         """
-        pred, target = flatten_score_pair(pred, target, type(self).__name__, self.min_batch)
+        pred, target = flatten_score_pair(pred, target,
+                                          type(self).__name__, self.min_batch)
         return self.loss_weight * self.compute(pred, target)
 
-    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The unweighted loss of flattened ``(N,)`` predictions and targets."""
+    def compute(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
+        """The unweighted loss of flattened ``(N,)`` predictions and targets.
+        """
         raise NotImplementedError

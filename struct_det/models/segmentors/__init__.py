@@ -1,4 +1,6 @@
-"""Distortion heatmaps on mmsegmentation: timm ViT backbone, U-Net head, score head."""
+"""Distortion heatmaps on mmsegmentation: timm ViT backbone, U-Net head, score
+head.
+"""
 from .heatmap_segmentor import HeatmapSegmentor
 from .pooled_score_head import PooledScoreHead
 from .timm_vit import TimmViT

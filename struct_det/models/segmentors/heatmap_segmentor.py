@@ -1,4 +1,6 @@
-"""mmseg's EncoderDecoder with an optional score head: regions and score from one model."""
+"""mmseg's EncoderDecoder with an optional score head: regions and score from
+one model.
+"""
 from typing import List, Optional
 
 import torch
@@ -11,27 +13,32 @@ from mmseg.utils import add_prefix
 class HeatmapSegmentor(EncoderDecoder):
     """A distortion-heatmap segmentor that can also score the image.
 
-    Exactly mmseg's ``EncoderDecoder`` (backbone, optional neck, decode head, auxiliary
-    heads, ``whole`` / ``slide`` inference, mmseg's post-processing: ``seg_logits`` holds
-    the sigmoid heatmap at the original size, ``pred_sem_seg`` its binarisation at the
-    head's ``threshold``) plus an optional ``score_head`` on the same backbone features
-    (e.g. :class:`PooledScoreHead`): trained on each sample's ``mos`` beside the heatmap
-    losses, and at test time every sample gets ``pred_score`` (shape ``(1,)``), which
-    :class:`StructureMetric` and the submission writer read.
+    Exactly mmseg's ``EncoderDecoder`` (backbone, optional neck, decode head,
+    auxiliary heads, ``whole`` / ``slide`` inference, mmseg's post-processing:
+    ``seg_logits`` holds the sigmoid heatmap at the original size,
+    ``pred_sem_seg`` its binarisation at the head's ``threshold``) plus an
+    optional ``score_head`` on the same backbone features (e.g.
+    :class:`PooledScoreHead`): trained on each sample's ``mos`` beside the
+    heatmap losses, and at test time every sample gets ``pred_score`` (shape
+    ``(1,)``), which :class:`StructureMetric` and the submission writer read.
 
     Args:
         backbone: e.g. :class:`TimmViT`.
         decode_head: e.g. :class:`UNetHeatmapHead`.
         score_head: the score branch, or None for a heatmap-only model.
         **kwargs: the rest of ``EncoderDecoder``'s arguments (``neck``,
-            ``auxiliary_head``, ``train_cfg``, ``test_cfg``, ``data_preprocessor``,
-            ``pretrained``, ``init_cfg``).
+            ``auxiliary_head``, ``train_cfg``, ``test_cfg``,
+            ``data_preprocessor``, ``pretrained``, ``init_cfg``).
     """
 
-    def __init__(self, backbone: dict, decode_head: dict,
-                 score_head: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self,
+                 backbone: dict,
+                 decode_head: dict,
+                 score_head: Optional[dict] = None,
+                 **kwargs) -> None:
         super().__init__(backbone=backbone, decode_head=decode_head, **kwargs)
-        self.score_head = MODELS.build(score_head) if score_head is not None else None
+        self.score_head = MODELS.build(
+            score_head) if score_head is not None else None
 
     @property
     def with_score_head(self) -> bool:
@@ -39,11 +46,13 @@ class HeatmapSegmentor(EncoderDecoder):
         return self.score_head is not None
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
-        """Heatmap (and auxiliary) losses, plus the score losses with a score head.
+        """Heatmap (and auxiliary) losses, plus the score losses with a score
+        head.
 
         Args:
             inputs: ``(N, 3, H, W)`` images.
-            data_samples: samples with ``gt_heatmap``, ``gt_sem_seg`` and ``mos``.
+            data_samples: samples with ``gt_heatmap``, ``gt_sem_seg`` and
+                ``mos``.
 
         Returns:
             dict: the losses (``decode.*``, ``aux.*``, ``score.*``).
@@ -53,7 +62,8 @@ class HeatmapSegmentor(EncoderDecoder):
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         if self.with_score_head:
-            losses.update(add_prefix(self.score_head.loss(x, data_samples), 'score'))
+            losses.update(
+                add_prefix(self.score_head.loss(x, data_samples), 'score'))
         return losses
 
     def predict(self, inputs: torch.Tensor, data_samples=None) -> List:
@@ -64,21 +74,25 @@ class HeatmapSegmentor(EncoderDecoder):
             data_samples: their samples (metainfo), or None.
 
         Returns:
-            list[SegDataSample]: with ``seg_logits`` (the heatmap, sigmoid), ``pred_sem_seg``
-            and, with a score head, ``pred_score``.
+            list[SegDataSample]: with ``seg_logits`` (the heatmap, sigmoid),
+            ``pred_sem_seg`` and, with a score head, ``pred_score``.
         """
         if data_samples is not None:
             batch_img_metas = [sample.metainfo for sample in data_samples]
         else:
             batch_img_metas = [
-                dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
-                     pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])
+                dict(
+                    ori_shape=inputs.shape[2:],
+                    img_shape=inputs.shape[2:],
+                    pad_shape=inputs.shape[2:],
+                    padding_size=[0, 0, 0, 0])
             ] * inputs.shape[0]
         scores = None
         if self.test_cfg.get('mode', 'whole') == 'whole':
             # One backbone pass serves both heads.
             x = self.extract_feat(inputs)
-            seg_logits = self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+            seg_logits = self.decode_head.predict(x, batch_img_metas,
+                                                  self.test_cfg)
             if self.with_score_head:
                 scores = self.score_head(x)
         else:
@@ -92,10 +106,11 @@ class HeatmapSegmentor(EncoderDecoder):
         return results
 
     def _forward(self, inputs: torch.Tensor, data_samples=None):
-        """Raw outputs: the decode head's logits (and the scores with a score head)."""
+        """Raw outputs: the decode head's logits (and the scores with a score
+        head).
+        """
         x = self.extract_feat(inputs)
         logits = self.decode_head.forward(x)
         if not self.with_score_head:
             return logits
         return logits, self.score_head(x)
-

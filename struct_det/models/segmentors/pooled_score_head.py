@@ -11,19 +11,22 @@ _POOLS = ('mean', 'max', 'mean_max')
 
 @MODELS.register_module()
 class PooledScoreHead(BaseModule):
-    """The score branch of a heatmap model: pool a backbone map, MLP, a score in range.
+    """The score branch of a heatmap model: pool a backbone map, MLP, a score
+    in range.
 
-    One model gives regions and score, like the RAHF baseline and OPDAI: the head reads
-    the same backbone features as the heatmap decoder. The map at ``in_index`` is pooled
-    over space (``'mean'`` of the patch tokens, ``'max'``, or both concatenated), an MLP
-    maps it to one number ``z`` and the score is ``low + (high - low) * sigmoid(z)``,
-    inside ``score_range`` from the start (the last layer starts near zero: every image
-    scores about the middle of the range; not exactly, which would leave the correlation
+    One model gives regions and score, like the RAHF baseline and OPDAI: the
+    head reads the same backbone features as the heatmap decoder. The map at
+    ``in_index`` is pooled over space (``'mean'`` of the patch tokens,
+    ``'max'``, or both concatenated), an MLP maps it to one number ``z`` and
+    the score is ``low + (high - low) * sigmoid(z)``, inside ``score_range``
+    from the start (the last layer starts near zero: every image scores about
+    the middle of the range; not exactly, which would leave the correlation
     losses without a gradient).
 
-    The losses are struct_det's score losses (mmdet registry, hence the ``mmdet.``
-    scope in their types): MSE in MOS units, ``(1 - PLCC) / 2``, pairwise ranking,
-    norm-in-norm; OPDAI used MSE + 0.3 (1 - PLCC) + (1 - SRCC).
+    The losses are struct_det's score losses (mmdet registry, hence the
+    ``mmdet.`` scope in their types): MSE in MOS units, ``(1 - PLCC) / 2``,
+    pairwise ranking, norm-in-norm; OPDAI used MSE + 0.3 (1 - PLCC) + (1 -
+    SRCC).
 
     Args:
         in_channels: channels of the pooled map.
@@ -32,7 +35,8 @@ class PooledScoreHead(BaseModule):
         dropout: dropout before each linear layer.
         pool: ``'mean'``, ``'max'`` or ``'mean_max'``.
         score_range: ``(low, high)`` of the predicted score.
-        losses: score loss configs, each returning a scalar for ``(pred, mos)``.
+        losses: score loss configs, each returning a scalar for ``(pred,
+            mos)``.
         init_cfg: mmengine init config.
     """
 
@@ -43,14 +47,17 @@ class PooledScoreHead(BaseModule):
                  dropout: float = 0.1,
                  pool: str = 'mean',
                  score_range: Tuple[float, float] = (1.0, 5.0),
-                 losses: Union[dict, Sequence[dict]] = (dict(type='mmdet.ScoreMSELoss'), ),
+                 losses: Union[dict, Sequence[dict]] = (dict(
+                     type='mmdet.ScoreMSELoss'), ),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if pool not in _POOLS:
-            raise ValueError(f'PooledScoreHead: pool must be one of {_POOLS}, got {pool!r}')
+            raise ValueError(f'PooledScoreHead: pool must be one of {_POOLS}, '
+                             f'got {pool!r}')
         low, high = (float(v) for v in score_range)
         if not high > low:
-            raise ValueError(f'PooledScoreHead: score_range must be (low, high) with '
+            raise ValueError('PooledScoreHead: score_range must be (low, '
+                             'high) with '
                              f'high > low, got {score_range}')
         self.in_index = in_index
         self.pool = pool
@@ -58,7 +65,11 @@ class PooledScoreHead(BaseModule):
         layers: List[nn.Module] = []
         width = in_channels * (2 if pool == 'mean_max' else 1)
         for hidden in hidden_channels:
-            layers += [nn.Dropout(dropout), nn.Linear(width, int(hidden)), nn.GELU()]
+            layers += [
+                nn.Dropout(dropout),
+                nn.Linear(width, int(hidden)),
+                nn.GELU()
+            ]
             width = int(hidden)
         self.last = nn.Linear(width, 1)
         self.mlp = nn.Sequential(*layers, nn.Dropout(dropout))
@@ -74,7 +85,9 @@ class PooledScoreHead(BaseModule):
         nn.init.zeros_(self.last.bias)
 
     def init_weights(self) -> None:
-        """Runs ``init_cfg``; the last layer starts near zero (a neutral start)."""
+        """Runs ``init_cfg``; the last layer starts near zero (a neutral
+        start).
+        """
         super().init_weights()
         self._init_last()
 
@@ -95,7 +108,8 @@ class PooledScoreHead(BaseModule):
         else:
             pooled = torch.cat([x.mean((-2, -1)), x.amax((-2, -1))], dim=1)
         low, high = self.score_range
-        return low + (high - low) * self.last(self.mlp(pooled)).squeeze(-1).sigmoid()
+        return low + (high - low) * self.last(
+            self.mlp(pooled)).squeeze(-1).sigmoid()
 
     def loss(self, feats: Sequence[torch.Tensor], batch_data_samples) -> dict:
         """The score losses against each sample's ``mos``.
@@ -114,8 +128,10 @@ class PooledScoreHead(BaseModule):
         for sample in batch_data_samples:
             value = sample.metainfo.get('mos')
             if value is None:
-                raise KeyError(f'{sample.metainfo.get("img_path")}: no mos in the '
-                               "metainfo; the score head needs PackHeatmapInputs' meta_keys "
+                raise KeyError(f'{sample.metainfo.get("img_path")}: no mos in '
+                               'the '
+                               "metainfo; the score head needs "
+                               "PackHeatmapInputs' meta_keys "
                                "with 'mos' and a labelled COCO file")
             mos.append(float(value))
         pred = self.forward(feats)

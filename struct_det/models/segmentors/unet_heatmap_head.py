@@ -26,31 +26,37 @@ class _UpBlock(nn.Sequential):
 
 @MODELS.register_module()
 class UNetHeatmapHead(BaseDecodeHead):
-    """Predicts the distortion heatmap (one channel, logits) from ViT feature maps.
+    """Predicts the distortion heatmap (one channel, logits) from ViT feature
+    maps.
 
-    The ViT's maps all have the patch stride; the decoder builds the resolutions a U-Net
-    needs (as UNETR does): the deepest map is refined and upsampled 2x per stage by a
-    transposed convolution, and stage ``k`` concatenates a skip from an earlier block,
-    projected and brought to the stage's resolution by ``k + 1`` transposed
-    convolutions (first stage: second-deepest input, and so on; stages beyond the inputs
-    have no skip). Two 3x3 convolutions fuse each stage. The logits are resized to the
-    input size by mmseg as usual; the model's one channel is ``sigmoid``-ed by mmseg's
-    post-processing into the heatmap in [0, 1].
+    The ViT's maps all have the patch stride; the decoder builds the
+    resolutions a U-Net
+    needs (as UNETR does): the deepest map is refined and upsampled 2x per
+        stage by a
+    transposed convolution, and stage ``k`` concatenates a skip from an earlier
+    block, projected and brought to the stage's resolution by ``k + 1``
+    transposed convolutions (first stage: second-deepest input, and so on;
+    stages beyond the inputs have no skip). Two 3x3 convolutions fuse each
+    stage. The logits are resized to the input size by mmseg as usual; the
+    model's one channel is ``sigmoid``-ed by mmseg's post-processing into the
+    heatmap in [0, 1].
 
     Training regresses the soft annotator map ``gt_heatmap`` (from
-    :class:`PackHeatmapInputs`) with ``loss_decode`` (default: MSE + Dice, the OPDAI
-    recipe); pixels that ``gt_sem_seg`` marks 255 (padding) do not count.
+    :class:`PackHeatmapInputs`) with ``loss_decode`` (default: MSE + Dice, the
+    OPDAI recipe); pixels that ``gt_sem_seg`` marks 255 (padding) do not count.
 
     Args:
         in_channels: channels of each input map (one per selected ViT block).
         channels: width of the bottleneck on the deepest map.
-        decoder_channels: width of each upsampling stage (one 2x stage per entry).
+        decoder_channels: width of each upsampling stage (one 2x stage per
+            entry).
         in_index: which backbone outputs to use, deepest last.
-        norm_cfg: norm after each convolution; GroupNorm by default (works with the
-            small per-GPU batches ViT-L training allows).
+        norm_cfg: norm after each convolution; GroupNorm by default (works with
+            the small per-GPU batches ViT-L training allows).
         act_cfg: activation.
         threshold: binarisation threshold of mmseg's ``pred_sem_seg``.
-        loss_decode: heatmap losses taking ``(logits, soft target, valid mask)``.
+        loss_decode: heatmap losses taking ``(logits, soft target, valid
+            mask)``.
         **kwargs: the rest of ``BaseDecodeHead``'s arguments.
     """
 
@@ -59,7 +65,8 @@ class UNetHeatmapHead(BaseDecodeHead):
                  channels: int = 256,
                  decoder_channels: Sequence[int] = (256, 128, 64, 32),
                  in_index: Sequence[int] = (0, 1, 2, 3),
-                 norm_cfg: dict = dict(type='GN', num_groups=8, requires_grad=True),
+                 norm_cfg: dict = dict(
+                     type='GN', num_groups=8, requires_grad=True),
                  act_cfg: dict = dict(type='ReLU'),
                  threshold: float = 0.5,
                  loss_decode=(dict(type='HeatmapMSELoss', loss_weight=1.0),
@@ -67,14 +74,17 @@ class UNetHeatmapHead(BaseDecodeHead):
                  **kwargs) -> None:
         in_channels, in_index = list(in_channels), list(in_index)
         if len(in_channels) != len(in_index):
-            raise ValueError(f'UNetHeatmapHead: {len(in_channels)} in_channels for '
+            raise ValueError(f'UNetHeatmapHead: {len(in_channels)} '
+                             'in_channels for '
                              f'{len(in_index)} in_index entries')
         if not decoder_channels:
-            raise ValueError('UNetHeatmapHead: decoder_channels needs at least one stage')
+            raise ValueError('UNetHeatmapHead: decoder_channels needs at '
+                             'least one stage')
         kwargs.setdefault('num_classes', 2)
         kwargs.setdefault('out_channels', 1)
         if kwargs['out_channels'] != 1:
-            raise ValueError('UNetHeatmapHead predicts one channel (out_channels=1)')
+            raise ValueError('UNetHeatmapHead predicts one channel '
+                             '(out_channels=1)')
         kwargs.setdefault('dropout_ratio', 0.0)
         kwargs.setdefault('ignore_index', IGNORE_INDEX)
         super().__init__(
@@ -85,21 +95,26 @@ class UNetHeatmapHead(BaseDecodeHead):
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
             threshold=threshold,
-            loss_decode=list(loss_decode) if isinstance(loss_decode, (list, tuple))
-            else loss_decode,
+            loss_decode=list(loss_decode) if isinstance(
+                loss_decode, (list, tuple)) else loss_decode,
             **kwargs)
         self.bottleneck_channels = int(channels)
         self.decoder_channels = [int(c) for c in decoder_channels]
         conv = dict(conv_cfg=self.conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.bottleneck = ConvModule(in_channels[-1], channels, 3, padding=1, **conv)
-        self.ups, self.skips, self.fuses = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        self.bottleneck = ConvModule(
+            in_channels[-1], channels, 3, padding=1, **conv)
+        self.ups, self.skips, self.fuses = nn.ModuleList(), nn.ModuleList(
+        ), nn.ModuleList()
         prev = int(channels)
         for stage, width in enumerate(self.decoder_channels):
             self.ups.append(_UpBlock(prev, width, norm_cfg, act_cfg))
             skip_level = len(in_channels) - 2 - stage
             if skip_level >= 0:
                 chain = [ConvModule(in_channels[skip_level], width, 1, **conv)]
-                chain += [_UpBlock(width, width, norm_cfg, act_cfg) for _ in range(stage + 1)]
+                chain += [
+                    _UpBlock(width, width, norm_cfg, act_cfg)
+                    for _ in range(stage + 1)
+                ]
                 self.skips.append(nn.Sequential(*chain))
                 fuse_in = 2 * width
             else:
@@ -112,7 +127,8 @@ class UNetHeatmapHead(BaseDecodeHead):
             prev = width
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Decodes the maps into one-channel logits at ``patch / 2**stages`` stride.
+        """Decodes the maps into one-channel logits at ``patch / 2**stages``
+        stride.
 
         Args:
             inputs: the backbone's outputs.
@@ -122,42 +138,57 @@ class UNetHeatmapHead(BaseDecodeHead):
         """
         feats: List[torch.Tensor] = self._transform_inputs(inputs)
         x = self.bottleneck(feats[-1])
-        for stage, (up, skip, fuse) in enumerate(zip(self.ups, self.skips, self.fuses)):
+        for stage, (up, skip,
+                    fuse) in enumerate(zip(self.ups, self.skips, self.fuses)):
             x = up(x)
             skip_level = len(feats) - 2 - stage
             if skip_level >= 0:
                 s = skip(feats[skip_level])
                 if s.shape[-2:] != x.shape[-2:]:
-                    s = resize(s, size=x.shape[-2:], mode='bilinear',
-                               align_corners=self.align_corners)
+                    s = resize(
+                        s,
+                        size=x.shape[-2:],
+                        mode='bilinear',
+                        align_corners=self.align_corners)
                 x = torch.cat([x, s], dim=1)
             x = fuse(x)
         return self.cls_seg(x)
 
-    def _stack_targets(self, batch_data_samples) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The soft targets padded like ``gt_sem_seg``, and the valid-pixel mask."""
+    def _stack_targets(
+            self, batch_data_samples) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The soft targets padded like ``gt_sem_seg``, and the valid-pixel
+        mask.
+        """
         labels, heats = [], []
         for sample in batch_data_samples:
             if 'gt_heatmap' not in sample or 'gt_sem_seg' not in sample:
                 raise KeyError(
-                    f'{sample.metainfo.get("img_path")}: UNetHeatmapHead trains on '
-                    'gt_heatmap: put LoadHeatmapAnnotations and PackHeatmapInputs in the '
+                    f'{sample.metainfo.get("img_path")}: UNetHeatmapHead '
+                    'trains on '
+                    'gt_heatmap: put LoadHeatmapAnnotations and '
+                    'PackHeatmapInputs in the '
                     'training pipeline')
             label = sample.gt_sem_seg.data
             heat = sample.gt_heatmap.data.to(torch.float32)
-            pad_h, pad_w = label.shape[-2] - heat.shape[-2], label.shape[-1] - heat.shape[-1]
+            pad_h, pad_w = label.shape[-2] - heat.shape[-2], label.shape[
+                -1] - heat.shape[-1]
             if pad_h < 0 or pad_w < 0:
-                raise ValueError(f'{sample.metainfo.get("img_path")}: gt_heatmap '
-                                 f'{tuple(heat.shape)} is larger than gt_sem_seg '
+                raise ValueError(f'{sample.metainfo.get("img_path")}: '
+                                 'gt_heatmap '
+                                 f'{tuple(heat.shape)} is larger than '
+                                 'gt_sem_seg '
                                  f'{tuple(label.shape)}')
-            if pad_h or pad_w:  # the data preprocessor padded gt_sem_seg right/bottom
+            # the data preprocessor padded gt_sem_seg right/bottom
+            if pad_h or pad_w:
                 heat = nn.functional.pad(heat, (0, pad_w, 0, pad_h), value=0.0)
             labels.append(label)
             heats.append(heat)
         labels_t = torch.stack(labels)
-        return torch.stack(heats).to(labels_t.device), labels_t != self.ignore_index
+        return torch.stack(heats).to(
+            labels_t.device), labels_t != self.ignore_index
 
-    def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples) -> dict:
+    def loss_by_feat(self, seg_logits: torch.Tensor,
+                     batch_data_samples) -> dict:
         """Heatmap losses against the soft annotator map.
 
         Args:
@@ -165,14 +196,19 @@ class UNetHeatmapHead(BaseDecodeHead):
             batch_data_samples: samples with ``gt_heatmap`` and ``gt_sem_seg``.
 
         Returns:
-            dict: one entry per loss, plus ``heatmap_mae`` (mean absolute error of the
+            dict: one entry per loss, plus ``heatmap_mae`` (mean absolute error
+                of the
             heatmap, for the log).
         """
         target, valid = self._stack_targets(batch_data_samples)
-        logits = resize(seg_logits, size=target.shape[-2:], mode='bilinear',
-                        align_corners=self.align_corners)
-        losses_decode = self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) \
-            else [self.loss_decode]
+        logits = resize(
+            seg_logits,
+            size=target.shape[-2:],
+            mode='bilinear',
+            align_corners=self.align_corners)
+        losses_decode = self.loss_decode
+        if not isinstance(losses_decode, nn.ModuleList):
+            losses_decode = [losses_decode]
         losses = {}
         for loss_fn in losses_decode:
             value = loss_fn(logits, target, valid)

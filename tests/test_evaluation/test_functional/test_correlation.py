@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from struct_det.evaluation.functional import correlation
-from struct_det.evaluation.functional import fit_scores, logistic4, plcc, srcc
+from struct_det.evaluation.functional import (correlation, fit_scores,
+                                              logistic4, plcc, srcc)
 
 
 def _scores(n=60, seed=0):
     rng = np.random.default_rng(seed)
-    gt = np.round(rng.uniform(1, 5, n) * 3) / 3  # multiples of 1/3 with ties, like MOS
+    # multiples of 1/3 with ties, like MOS
+    gt = np.round(rng.uniform(1, 5, n) * 3) / 3
     pred = gt + rng.normal(0, 0.8, n)
     return gt.tolist(), pred.tolist()
 
@@ -34,12 +35,17 @@ def test_plcc_logistic_matches_direct_fit():
     def logistic(v, a, b, c, d):  # written from the formula, independently
         return b + (a - b) / (1 + np.exp(-(v - c) / abs(d)))
 
-    popt, _ = optimize.curve_fit(logistic, x, y, p0=[y.max(), y.min(), x.mean(), x.std()],
-                                 maxfev=100000)
+    popt, _ = optimize.curve_fit(
+        logistic,
+        x,
+        y,
+        p0=[y.max(), y.min(), x.mean(), x.std()],
+        maxfev=100000)
     expected = stats.pearsonr(y, logistic(x, *popt))[0]
     assert plcc(gt, pred) == pytest.approx(expected, abs=1e-9)
     assert plcc(gt, pred, 'logistic4') == plcc(gt, pred)
-    assert plcc(gt, pred) >= stats.pearsonr(y, x)[0] - 1e-6  # the fit can only help here
+    # the fit can only help here
+    assert plcc(gt, pred) >= stats.pearsonr(y, x)[0] - 1e-6
 
 
 def test_plcc_poly3_and_none():
@@ -47,7 +53,8 @@ def test_plcc_poly3_and_none():
     y, x = np.array(gt), np.array(pred)
     expected = stats.pearsonr(y, np.polyval(np.polyfit(x, y, 3), x))[0]
     assert plcc(gt, pred, 'poly3') == pytest.approx(expected, abs=1e-12)
-    assert plcc(gt, pred, 'none') == pytest.approx(stats.pearsonr(y, x)[0], abs=1e-15)
+    assert plcc(gt, pred, 'none') == pytest.approx(
+        stats.pearsonr(y, x)[0], abs=1e-15)
     np.testing.assert_array_equal(fit_scores(gt, pred, 'none'), x)
     with pytest.raises(ValueError, match='plcc_fit'):
         plcc(gt, pred, 'cubic')
@@ -55,8 +62,8 @@ def test_plcc_poly3_and_none():
 
 def test_logistic4_formula():
     x = np.array([-1.0, 0.0, 2.0])
-    np.testing.assert_allclose(logistic4(x, 5, 1, 0, -2),
-                               1 + 4 / (1 + np.exp(-x / 2)), rtol=1e-15)
+    np.testing.assert_allclose(
+        logistic4(x, 5, 1, 0, -2), 1 + 4 / (1 + np.exp(-x / 2)), rtol=1e-15)
 
 
 @pytest.mark.parametrize('gt,pred,fn,match', [
@@ -105,9 +112,15 @@ def _scipy_numbers(gt, pred):
     y, x = np.array(gt), np.array(pred)
     with warnings.catch_warnings(), np.errstate(over='ignore'):
         warnings.simplefilter('ignore')
-        popt, _ = optimize.curve_fit(logistic4, x, y, p0=[np.max(y), np.min(y), np.mean(x),
-                                                          np.std(x)], maxfev=int(1e8))
-    return (stats.spearmanr(y, x)[0], stats.pearsonr(y, logistic4(x, *popt))[0],
+        popt, _ = optimize.curve_fit(
+            logistic4,
+            x,
+            y,
+            p0=[np.max(y), np.min(y),
+                np.mean(x), np.std(x)],
+            maxfev=int(1e8))
+    return (stats.spearmanr(y, x)[0], stats.pearsonr(y, logistic4(x,
+                                                                  *popt))[0],
             stats.pearsonr(y, x)[0])
 
 
@@ -121,15 +134,17 @@ def test_numbers_are_bit_identical_to_scipy(seed):
 def test_rank_average_ties_match_scipy():
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 10, 500):
-        for values in (rng.integers(0, 4, n), rng.normal(size=n), np.round(rng.normal(size=n))):
-            np.testing.assert_array_equal(correlation.rankdata_average(values),
-                                          stats.rankdata(values))
+        for values in (rng.integers(0, 4, n), rng.normal(size=n),
+                       np.round(rng.normal(size=n))):
+            np.testing.assert_array_equal(
+                correlation.rankdata_average(values), stats.rankdata(values))
 
 
 def test_curve_fit_fallback_gives_the_same_numbers(monkeypatch):
     gt, pred = _random_case(7)
     direct = plcc(gt, pred)
-    monkeypatch.setattr(correlation, '_MINPACK', False)  # as if the extension were missing
+    # as if the extension were missing
+    monkeypatch.setattr(correlation, '_MINPACK', False)
     assert plcc(gt, pred) == direct == _scipy_numbers(gt, pred)[1]
 
 
@@ -137,8 +152,10 @@ def test_other_dtypes_go_through_scipy():
     gt, pred = _random_case(11)
     gt32, pred32 = np.array(gt, np.float32), np.array(pred, np.float32)
     assert srcc(gt32, pred32) == stats.spearmanr(gt32, pred32)[0]
-    # 'none' maps the predictions to float64 first (as before); the GT stays float32.
-    assert plcc(gt32, pred32, 'none') == stats.pearsonr(gt32, pred32.astype(np.float64))[0]
+    # 'none' maps the predictions to float64 first (as before); the GT stays
+    # float32.
+    assert plcc(gt32, pred32,
+                'none') == stats.pearsonr(gt32, pred32.astype(np.float64))[0]
 
 
 STANDALONE = """
@@ -153,16 +170,25 @@ light.import_light('struct_det.evaluation.functional')
 from struct_det.evaluation.functional import plcc, srcc
 gt, pred = json.loads(sys.argv[1])
 numbers = [srcc(gt, pred), plcc(gt, pred), plcc(gt, pred, 'none')]
-heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'scipy.linalg') if m in sys.modules]
+heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'scipy.linalg')
+         if m in sys.modules]
 print(json.dumps([[n.hex() for n in numbers], heavy]))
 """
 
 
 def test_standalone_scorer_imports_neither_scipy_stats_nor_optimize():
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    repo = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     gt, pred = _random_case(3)
-    out = subprocess.run([sys.executable, '-c', STANDALONE.format(repo=repo),
-                          json.dumps([gt, pred])], capture_output=True, text=True, check=True)
+    out = subprocess.run([
+        sys.executable, '-c',
+        STANDALONE.format(repo=repo),
+        json.dumps([gt, pred])
+    ],
+                         capture_output=True,
+                         text=True,
+                         check=True)
     numbers, heavy = json.loads(out.stdout)
     assert heavy == []
-    assert [float.fromhex(n) for n in numbers] == list(_scipy_numbers(gt, pred))
+    assert [float.fromhex(n)
+            for n in numbers] == list(_scipy_numbers(gt, pred))

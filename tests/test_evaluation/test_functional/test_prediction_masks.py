@@ -1,11 +1,12 @@
-"""Predicted masks from instances / heatmaps: the rule shared by the metric and submissions."""
+"""Predicted masks from instances / heatmaps: the rule shared by the metric and
+submissions.
+"""
 import numpy as np
 import pytest
 import torch
 
-from struct_det.evaluation.functional.prediction_masks import (boxes_to_masks, heatmap_masks,
-                                                                instance_union_masks,
-                                                                union_mask)
+from struct_det.evaluation.functional.prediction_masks import (
+    boxes_to_masks, heatmap_masks, instance_union_masks, union_mask)
 
 
 def test_instance_unions_match_brute_force_for_unsorted_thresholds():
@@ -15,15 +16,18 @@ def test_instance_unions_match_brute_force_for_unsorted_thresholds():
     thrs = [0.5, 0.1, 0.95, 0.3, 0.31]
     for as_tensor in (False, True):
         given = torch.as_tensor(masks) if as_tensor else masks
-        out = instance_union_masks(torch.as_tensor(scores) if as_tensor else scores, thrs,
-                                   (20, 30), masks=given)
+        out = instance_union_masks(
+            torch.as_tensor(scores) if as_tensor else scores,
+            thrs, (20, 30),
+            masks=given)
         for thr, union in zip(thrs, out):
-            expected = masks[scores >= thr].any(0) if (scores >= thr).any() else np.zeros(
-                (20, 30), bool)
+            expected = masks[scores >= thr].any(0) if (
+                scores >= thr).any() else np.zeros((20, 30), bool)
             assert union.dtype == np.uint8
             np.testing.assert_array_equal(union, expected.astype(np.uint8))
     # thresholds keeping the same instances share one array
-    out = instance_union_masks(np.array([0.9]), [0.1, 0.2, 0.95], (4, 4), masks=np.ones((1, 4, 4)))
+    out = instance_union_masks(
+        np.array([0.9]), [0.1, 0.2, 0.95], (4, 4), masks=np.ones((1, 4, 4)))
     assert out[0] is out[1] and out[2] is not out[0] and not out[2].any()
 
 
@@ -51,4 +55,5 @@ def test_heatmaps_and_unions():
         heatmap_masks(np.zeros((2, 3, 3)), [0.5])
     assert union_mask(torch.zeros((0, 3, 5)), (0, 0)).shape == (3, 5)
     assert union_mask(None, (2, 2)).tolist() == [[0, 0], [0, 0]]
-    np.testing.assert_array_equal(union_mask(np.array([[[1, 0]], [[0, 2]]]), (1, 2)), [[1, 1]])
+    np.testing.assert_array_equal(
+        union_mask(np.array([[[1, 0]], [[0, 2]]]), (1, 2)), [[1, 1]])

@@ -1,19 +1,22 @@
-"""score_submission: equality with the literal scorer, hand-computed sets, options, errors."""
+"""score_submission: equality with the literal scorer, hand-computed sets,
+options, errors.
+"""
 import cv2
 import numpy as np
 import pytest
 from scipy import stats
 
-from struct_det.evaluation.functional import score_submission
-from struct_det.evaluation.functional import final_score
-from tests.test_evaluation.test_functional.scorer_reference import binarize_prediction, reference_score
+from struct_det.evaluation.functional import final_score, score_submission
+from tests.test_evaluation.test_functional.scorer_reference import (
+    binarize_prediction, reference_score)
 
 
 def _blobs(rng, size, n):
     m = np.zeros((size, size), np.uint8)
     for _ in range(n):
         centre = tuple(int(v) for v in rng.integers(0, size, 2))
-        axes = (int(rng.integers(5, size // 8)), int(rng.integers(5, size // 8)))
+        axes = (int(rng.integers(5,
+                                 size // 8)), int(rng.integers(5, size // 8)))
         cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     return m
 
@@ -26,10 +29,17 @@ def _random_set(n=40, seed=0):
         gt = _blobs(rng, 1024, int(rng.integers(0, 4)))
         pred = _blobs(rng, 1024, int(rng.integers(0, 3)))
         if rng.random() < 0.6:
-            pred = np.maximum(pred, np.roll(gt, int(rng.integers(-30, 30)), axis=1))
+            pred = np.maximum(pred,
+                              np.roll(gt, int(rng.integers(-30, 30)), axis=1))
         mos = float(np.clip(5 - gt.mean() * 40 + rng.normal(0, 0.5), 1, 5))
-        gts[key] = {'score': round(mos * 3) / 3, 'pred_area': binarize_prediction(gt)}
-        preds[key] = {'score': float(mos + rng.normal(0, 0.7)), 'pred_area': pred}
+        gts[key] = {
+            'score': round(mos * 3) / 3,
+            'pred_area': binarize_prediction(gt)
+        }
+        preds[key] = {
+            'score': float(mos + rng.normal(0, 0.7)),
+            'pred_area': pred
+        }
     return preds, gts
 
 
@@ -39,15 +49,20 @@ def test_equals_reference_scorer_exactly():
     ref = reference_score(preds, gts)
     for key, value in ref.items():
         assert ours[key] == value, key  # identical, not approximately
-    assert list(ours)[:7] == ['final_score', 'srcc', 'plcc', 'precision', 'recall',
-                              'f1_score', 'giou']
+    assert list(ours)[:7] == [
+        'final_score', 'srcc', 'plcc', 'precision', 'recall', 'f1_score',
+        'giou'
+    ]
     assert 0 < ours['pixel_f1'] < 1 and ours['num_images'] == 40
 
 
 def test_gt_order_defines_order_and_extra_keys_are_ignored():
     preds, gts = _random_set(12, seed=1)
     shuffled = dict(reversed(list(preds.items())))
-    shuffled['not_in_gt'] = {'score': 1.0, 'pred_area': np.ones((8, 8), np.uint8)}
+    shuffled['not_in_gt'] = {
+        'score': 1.0,
+        'pred_area': np.ones((8, 8), np.uint8)
+    }
     assert score_submission(shuffled, gts) == score_submission(preds, gts)
 
 
@@ -60,47 +75,86 @@ def _square(y, x, s, size=512):
 def test_hand_computed_set():
     empty = np.zeros((512, 512), np.uint8)
     two_gt = np.maximum(_square(100, 100, 30), _square(100, 140, 30))
-    gts = {'hit': {'score': 1.0, 'pred_area': _square(200, 200, 40)},
-           'merged': {'score': 2.0, 'pred_area': two_gt},
-           'clean': {'score': 4.0, 'pred_area': empty},
-           'missed': {'score': 5.0, 'pred_area': _square(10, 10, 20)}}
-    preds = {'hit': {'score': 1.2, 'pred_area': _square(200, 200, 40)},
-             # one 80x80 region hits both GT squares (IoU 900 / 6400 > 0.1 each)
-             'merged': {'score': 2.5, 'pred_area': _square(95, 95, 80)},
-             # a false positive on a clean image, and a sub-threshold speck (13x13)
-             'clean': {'score': 3.0, 'pred_area': np.maximum(_square(300, 300, 20),
-                                                             _square(0, 0, 13))},
-             'missed': {'score': 4.9, 'pred_area': empty}}
+    gts = {
+        'hit': {
+            'score': 1.0,
+            'pred_area': _square(200, 200, 40)
+        },
+        'merged': {
+            'score': 2.0,
+            'pred_area': two_gt
+        },
+        'clean': {
+            'score': 4.0,
+            'pred_area': empty
+        },
+        'missed': {
+            'score': 5.0,
+            'pred_area': _square(10, 10, 20)
+        }
+    }
+    preds = {
+        'hit': {
+            'score': 1.2,
+            'pred_area': _square(200, 200, 40)
+        },
+        # one 80x80 region hits both GT squares (IoU 900 / 6400 > 0.1
+        # each)
+        'merged': {
+            'score': 2.5,
+            'pred_area': _square(95, 95, 80)
+        },
+        # a false positive on a clean image, and a sub-threshold speck
+        # (13x13)
+        'clean': {
+            'score': 3.0,
+            'pred_area': np.maximum(_square(300, 300, 20), _square(0, 0, 13))
+        },
+        'missed': {
+            'score': 4.9,
+            'pred_area': empty
+        }
+    }
     res = score_submission(preds, gts)
-    assert (res['num_pred_regions'], res['num_pred_hit'], res['num_gt_regions'],
-            res['num_gt_missed']) == (3, 2, 4, 1)
+    assert (res['num_pred_regions'], res['num_pred_hit'],
+            res['num_gt_regions'], res['num_gt_missed']) == (3, 2, 4, 1)
     precision, recall = 2 / 3, 1 - 1 / 4
     assert res['precision'] == precision and res['recall'] == recall
-    assert res['f1_score'] == 2 * precision * recall / (precision + recall + 1e-10)
-    gious = [1.0, (1800 + 1e-4) / (6400 + 1e-4), 1e-4 / (400 + 169 + 1e-4),
-             1e-4 / (400 + 1e-4)]
+    assert res['f1_score'] == 2 * precision * recall / (
+        precision + recall + 1e-10)
+    gious = [
+        1.0, (1800 + 1e-4) / (6400 + 1e-4), 1e-4 / (400 + 169 + 1e-4),
+        1e-4 / (400 + 1e-4)
+    ]
     assert res['giou'] == pytest.approx(sum(gious) / 4, rel=1e-12)
     assert res['srcc'] == pytest.approx(1.0)
-    assert res['final_score'] == res['f1_score'] * 0.7 + (res['plcc'] + res['srcc']) * 0.3 / 2
-    assert res['pixel_precision'] == pytest.approx((1600 + 1800) / (1600 + 6400 + 400 + 169))
+    assert res['final_score'] == res['f1_score'] * 0.7 + (
+        res['plcc'] + res['srcc']) * 0.3 / 2
+    assert res['pixel_precision'] == pytest.approx(
+        (1600 + 1800) / (1600 + 6400 + 400 + 169))
 
 
 def test_options_change_the_counts():
     preds, gts = _random_set(16, seed=2)
     base = score_submission(preds, gts)
-    assert score_submission(preds, gts, area_ratio=0.005)['num_pred_regions'] < \
-        base['num_pred_regions']
+    coarse = score_submission(preds, gts, area_ratio=0.005)
+    assert coarse['num_pred_regions'] < base['num_pred_regions']
     assert score_submission(preds, gts, gt_min_area=1500)['num_gt_regions'] < \
         base['num_gt_regions']
-    assert score_submission(preds, gts, iou_thr=0.8)['num_pred_hit'] < base['num_pred_hit']
-    ref = reference_score(preds, gts, area_ratio=0.005, gt_min_area=1500, iou_thr=0.3)
-    ours = score_submission(preds, gts, area_ratio=0.005, gt_min_area=1500, iou_thr=0.3)
+    assert score_submission(
+        preds, gts, iou_thr=0.8)['num_pred_hit'] < base['num_pred_hit']
+    ref = reference_score(
+        preds, gts, area_ratio=0.005, gt_min_area=1500, iou_thr=0.3)
+    ours = score_submission(
+        preds, gts, area_ratio=0.005, gt_min_area=1500, iou_thr=0.3)
     assert ours['f1_score'] == ref['f1_score'] and ours['giou'] == ref['giou']
     y = [gts[k]['score'] for k in gts]
     x = [preds[k]['score'] for k in gts]
-    assert score_submission(preds, gts, plcc_fit='none')['plcc'] == pytest.approx(
-        stats.pearsonr(y, x)[0], abs=1e-15)
-    assert score_submission(preds, gts, plcc_fit='poly3')['plcc'] != base['plcc']
+    assert score_submission(
+        preds, gts, plcc_fit='none')['plcc'] == pytest.approx(
+            stats.pearsonr(y, x)[0], abs=1e-15)
+    assert score_submission(
+        preds, gts, plcc_fit='poly3')['plcc'] != base['plcc']
     with pytest.raises(ValueError, match='plcc_fit'):
         score_submission(preds, gts, plcc_fit='linear')
 
@@ -113,8 +167,10 @@ def test_degenerate_sets_give_nan_with_warnings():
         res = score_submission(preds, gts)
     messages = ' | '.join(str(w.message) for w in record)
     assert 'no predicted region' in messages and 'no GT region' in messages
-    assert 'predicted scores are equal' in messages and 'at least 4' in messages
-    for key in ('precision', 'recall', 'f1_score', 'srcc', 'plcc', 'final_score'):
+    assert 'predicted scores are equal' in messages
+    assert 'at least 4' in messages
+    for key in ('precision', 'recall', 'f1_score', 'srcc', 'plcc',
+                'final_score'):
         assert np.isnan(res[key]), key
     assert res['giou'] == 1.0
 
@@ -128,7 +184,12 @@ def test_degenerate_sets_give_nan_with_warnings():
     ([[0, 1]], 'numpy array'),
 ])
 def test_invalid_prediction_names_the_key(area, match):
-    gts = {'img_a': {'score': 1.0, 'pred_area': np.zeros((512, 512), np.uint8)}}
+    gts = {
+        'img_a': {
+            'score': 1.0,
+            'pred_area': np.zeros((512, 512), np.uint8)
+        }
+    }
     with pytest.raises(ValueError, match=f"'img_a'.*{match}"):
         score_submission({'img_a': {'score': 1.0, 'pred_area': area}}, gts)
 
@@ -137,18 +198,27 @@ def test_invalid_scores_and_keys():
     mask = np.zeros((512, 512), np.uint8)
     gts = {'img_a': {'score': 1.0, 'pred_area': mask}}
     with pytest.raises(ValueError, match="'img_a'.*finite"):
-        score_submission({'img_a': {'score': float('inf'), 'pred_area': mask}}, gts)
+        score_submission({'img_a': {
+            'score': float('inf'),
+            'pred_area': mask
+        }}, gts)
     with pytest.raises(ValueError, match="'img_a'.*real number"):
         score_submission({'img_a': {'score': '3.0', 'pred_area': mask}}, gts)
     with pytest.raises(ValueError, match=r"lacks 1 of the 1 GT keys.*img_a"):
         score_submission({'img_a.jpg': {'score': 1.0, 'pred_area': mask}}, gts)
     with pytest.raises(ValueError, match="GT 'img_a'.*other than 0 and 1"):
-        score_submission({'img_a': {'score': 1.0, 'pred_area': mask}},
-                         {'img_a': {'score': 1.0, 'pred_area': mask * 255 + 3}})
+        score_submission({'img_a': {
+            'score': 1.0,
+            'pred_area': mask
+        }}, {'img_a': {
+            'score': 1.0,
+            'pred_area': mask * 255 + 3
+        }})
     with pytest.raises(ValueError, match="'img_a'.*'score' and 'pred_area'"):
         score_submission({'img_a': {'pred_area': mask}}, gts)
 
 
 def test_final_score_weights():
     assert final_score(0.5, 0.6, 0.8) == 0.5 * 0.7 + (0.8 + 0.6) * 0.3 / 2
-    assert final_score(0.6938, 0.6716, 0.7085) == pytest.approx(0.6927, abs=1e-4)
+    assert final_score(0.6938, 0.6716, 0.7085) == pytest.approx(
+        0.6927, abs=1e-4)

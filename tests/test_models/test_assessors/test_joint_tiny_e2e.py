@@ -1,4 +1,5 @@
-"""End to end: the tiny joint config under ``tools/test.py --tta`` on the sample data.
+"""End to end: the tiny joint config under ``tools/test.py --tta`` on the
+sample data.
 
 It must print every StructureMetric number, write a submission zip that the
 offline scorer accepts, and the scorer's numbers must equal the metric's:
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'
+CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'  # noqa: E501
 NUM_IMAGES = 6
 METRIC_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou',
                'pixel_f1', 'best_score_thr', 'final_score')
@@ -30,7 +31,8 @@ def _run(repo_root, *args):
 
 @pytest.fixture(scope='module')
 def val_subset(sample_data_root, tmp_path_factory):
-    """A few labelled val images (clean and distorted) as their own COCO file."""
+    """A few labelled val images (clean and distorted) as their own COCO file.
+    """
     with open(osp.join(sample_data_root, 'annotations',
                        'evalmuse_val.json')) as f:
         coco = json.load(f)
@@ -39,7 +41,9 @@ def val_subset(sample_data_root, tmp_path_factory):
     with_gt = {ann['image_id'] for ann in coco['annotations']}
     assert ids & with_gt and ids - with_gt, 'want clean and distorted images'
     coco['images'] = images
-    coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] in ids]
+    coco['annotations'] = [
+        a for a in coco['annotations'] if a['image_id'] in ids
+    ]
     path = tmp_path_factory.mktemp('joint') / 'evalmuse_val_subset.json'
     path.write_text(json.dumps(coco))
     return str(path)
@@ -52,11 +56,17 @@ def test_joint_tta_reports_every_metric_and_writes_a_valid_submission(
     gt_path = tmp_path / 'gt.pkl'
     _run(repo_root, 'tools/misc/make_gt_pkl.py', val_subset, str(gt_path))
     proc = _run(
-        repo_root, 'tools/test.py', CONFIG, '--tta', '--work-dir',
-        str(work_dir), '--cfg-options',
+        repo_root,
+        'tools/test.py',
+        CONFIG,
+        '--tta',
+        '--work-dir',
+        str(work_dir),
+        '--cfg-options',
         f'test_dataloader.dataset.ann_file={val_subset}',
         # random members: keep every instance so there are regions to score
-        'model.detectors.0.score_thr=0.0', 'randomness.seed=0',
+        'model.detectors.0.score_thr=0.0',
+        'randomness.seed=0',
         f'test_evaluator.1.out_file={zip_path}',
         f'test_evaluator.1.split_file={val_subset}')
     log = proc.stdout + proc.stderr

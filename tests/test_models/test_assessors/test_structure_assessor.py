@@ -25,7 +25,9 @@ SQUARE = (slice(10, 30), slice(20, 50))  # rows, cols of the bright square
 class BrightRegionDetectorForTest(BaseModel):
     """One instance: the pixels brighter than 127, returned at ori_shape."""
 
-    def __init__(self, score: float = 0.9, with_masks: bool = True,
+    def __init__(self,
+                 score: float = 0.9,
+                 with_masks: bool = True,
                  data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor)
         self.score_logit = nn.Parameter(
@@ -38,7 +40,8 @@ class BrightRegionDetectorForTest(BaseModel):
             bright = img.float().mean(0)[:h, :w] > 127
             ori_h, ori_w = sample.ori_shape
             mask = F.interpolate(
-                bright[None, None].float(), size=(ori_h, ori_w),
+                bright[None, None].float(),
+                size=(ori_h, ori_w),
                 mode='nearest')[0, 0] > 0.5
             inst = InstanceData()
             keep = slice(0, 1 if bool(mask.any()) else 0)
@@ -114,8 +117,7 @@ def _detector(score=0.9, with_masks=True, **extra):
 def _regressor(**extra):
     member = dict(
         model=dict(
-            type='BrightnessRegressorForTest',
-            data_preprocessor=PREPROCESSOR),
+            type='BrightnessRegressorForTest', data_preprocessor=PREPROCESSOR),
         pipeline=_pipeline((32, 32)))
     member.update(extra)
     return member
@@ -177,8 +179,8 @@ def test_regions_and_score_come_back_at_the_original_size():
 def test_member_tta_undoes_its_flips():
     tta_model = dict(type='DetMaskTTAModel', merge_mode='mask_nms')
     model = _assessor(detectors=[
-        _detector(tta=True, tta_model=tta_model,
-                  tta_pipeline=FLIP_TTA_PIPELINE)
+        _detector(
+            tta=True, tta_model=tta_model, tta_pipeline=FLIP_TTA_PIPELINE)
     ])
     # an off-centre square: any view left flipped would land elsewhere
     out = model.test_step(_batch([_image()]))[0]
@@ -197,8 +199,8 @@ def test_assessor_tta_flag_applies_to_members_that_have_tta():
                 type='StructureAssessor',
                 regressor=_regressor(),  # has no TTA settings: runs plainly
                 detectors=[
-                    _detector(tta_model=tta_model,
-                              tta_pipeline=FLIP_TTA_PIPELINE)
+                    _detector(
+                        tta_model=tta_model, tta_pipeline=FLIP_TTA_PIPELINE)
                 ])))
     assert isinstance(model, StructureAssessor) and model.tta
     assert type(model.detectors[0]).__name__ == 'DetMaskTTAModel'
@@ -241,8 +243,8 @@ def test_members_from_config_files_load_their_checkpoints(tmp_path):
     det_cfg = tmp_path / 'det.py'
     det_cfg.write_text(
         f'model = {_detector()["model"]!r}\n'
-        f'test_dataloader = dict(dataset=dict(pipeline={_pipeline((45, 30))!r}))\n'
-    )
+        'test_dataloader = '
+        f'dict(dataset=dict(pipeline={_pipeline((45, 30))!r}))\n')
     reg_cfg = tmp_path / 'reg.py'
     reg_cfg.write_text(
         f'model = {_regressor()["model"]!r}\n'
@@ -258,8 +260,7 @@ def test_members_from_config_files_load_their_checkpoints(tmp_path):
         ])
     out = model.test_step(_batch([_image()]))[0]
     # the config says 0.9, the checkpoint 0.3
-    assert out.pred_instances.scores.tolist() == pytest.approx([0.3],
-                                                               abs=1e-5)
+    assert out.pred_instances.scores.tolist() == pytest.approx([0.3], abs=1e-5)
     torch.testing.assert_close(out.pred_score, torch.tensor([5.0]))
 
 
@@ -305,8 +306,8 @@ def test_bad_settings_and_training_are_refused():
 def test_members_do_not_load_ground_truth():
     tta_model = dict(type='DetMaskTTAModel')
     model = _assessor(detectors=[
-        _detector(tta=True, tta_model=tta_model,
-                  tta_pipeline=FLIP_TTA_PIPELINE)
+        _detector(
+            tta=True, tta_model=tta_model, tta_pipeline=FLIP_TTA_PIPELINE)
     ])
 
     def type_names(transforms):
@@ -324,13 +325,15 @@ def test_members_do_not_load_ground_truth():
 
 
 def test_a_missing_checkpoint_names_the_member_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match='model.detectors.0.checkpoint'):
+    with pytest.raises(
+            FileNotFoundError, match='model.detectors.0.checkpoint'):
         _assessor(detectors=[_detector(checkpoint=str(tmp_path / 'no.pth'))])
 
 
 def test_box_masks_follow_the_metric_rule():
     from struct_det.evaluation.functional import boxes_to_masks
-    boxes = torch.tensor([[2.0, 3.0, 7.0, 9.0], [0.3, 1.7, 4.2, 5.6], [-3., 50., 95., 70.]])
+    boxes = torch.tensor([[2.0, 3.0, 7.0, 9.0], [0.3, 1.7, 4.2, 5.6],
+                          [-3., 50., 95., 70.]])
     masks = StructureAssessor._box_masks(boxes, H, W)
     assert masks.dtype == torch.bool and masks.shape == (3, H, W)
     assert (masks.numpy() == boxes_to_masks(boxes.numpy(), (H, W))).all()

@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'
+CONFIG = 'configs/tiny/structure-assessor_mask2former-tiny_loda-tiny_evalmuse-sample.py'  # noqa: E501
 BOX_TOL = 1e-3
 SCORE_TOL = 1e-5
 MASK_FRAC = 1e-3
@@ -32,8 +32,7 @@ MASK_FRAC = 1e-3
 def _image(h, w, seed):
     """A BGR uint8 original image as (3, h, w), as LoadImageFromFile packs."""
     rng = np.random.default_rng(seed)
-    return torch.from_numpy(
-        rng.integers(0, 256, (3, h, w), dtype=np.uint8))
+    return torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8))
 
 
 def _predict(model, images):
@@ -52,8 +51,9 @@ def _predict(model, images):
 
 @pytest.fixture(scope='module')
 def assessor(repo_root, monkeypatch_module):
-    import struct_det  # noqa: F401
     from mmdet.registry import MODELS
+
+    import struct_det  # noqa: F401
     monkeypatch_module.chdir(repo_root)  # the members' config paths
     init_default_scope('mmdet')
     cfg = Config.fromfile(CONFIG)
@@ -84,17 +84,20 @@ def _ok(dev):
             and dev.get('mask_frac', 0.0) <= MASK_FRAC)
 
 
-def test_regions_and_score_do_not_depend_on_the_batch(
-        assessor, instance_deviation_fn):
+def test_regions_and_score_do_not_depend_on_the_batch(assessor,
+                                                      instance_deviation_fn):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         a, a_changed = _image(200, 200, 0), _image(200, 200, 1)
         b, other = _image(150, 200, 2), _image(300, 240, 3)
         image_a = {
-            'A alone': _predict(assessor, [a])[0],
-            'A first beside B': _predict(assessor, [a, b])[0],
-            'A second beside B': _predict(assessor, [b, a])[1],
+            'A alone':
+            _predict(assessor, [a])[0],
+            'A first beside B':
+            _predict(assessor, [a, b])[0],
+            'A second beside B':
+            _predict(assessor, [b, a])[1],
             'A beside another neighbour (300x240)':
             _predict(assessor, [a, other])[0],
         }

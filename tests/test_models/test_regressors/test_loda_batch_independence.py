@@ -37,9 +37,10 @@ def _as_array_pipeline(pipeline):
 
 @pytest.fixture(scope='module')
 def loda():
-    import struct_det  # noqa: F401
     from mmcv.transforms import Compose
     from mmdet.registry import MODELS
+
+    import struct_det  # noqa: F401
     init_default_scope('mmdet')
     cfg = Config.fromfile(TINY)
     torch.manual_seed(0)

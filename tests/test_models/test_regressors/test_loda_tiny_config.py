@@ -1,4 +1,6 @@
-"""The tiny LoDa config trains on the sample data and learns; --tta averages grid crops."""
+"""The tiny LoDa config trains on the sample data and learns; --tta averages
+grid crops.
+"""
 import os.path as osp
 
 import pytest
@@ -6,8 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 TINY_CONFIG = 'configs/tiny/loda_tiny_evalmuse-sample.py'
-# 60 val images: a chance SRCC has a standard deviation of about 0.13, so 0.3 is well
-# beyond chance; seeds 0-2 reach 0.42-0.52.
+# 60 val images: a chance SRCC has a standard deviation of about 0.13, so 0.3
+# is well beyond chance; seeds 0-2 reach 0.42-0.52.
 MIN_SRCC = 0.3
 
 
@@ -17,8 +19,8 @@ def _point_at(cfg: Config, sample_data_root: str) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root, tmp_path,
-                                           load_script_fn):
+def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root,
+                                           tmp_path, load_script_fn):
     cfg = Config.fromfile(osp.join(repo_root, TINY_CONFIG))
     _point_at(cfg, sample_data_root)
     cfg.work_dir = str(tmp_path / 'train')
@@ -38,7 +40,8 @@ def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root, tmp_path
     tool = load_script_fn('tools/test.py')
     args = tool.parse_args([
         osp.join(repo_root, TINY_CONFIG), checkpoint, '--tta', '--work-dir',
-        str(tmp_path / 'tta'), '--cfg-options', f'test_dataloader.dataset.data_root='
+        str(tmp_path / 'tta'), '--cfg-options',
+        f'test_dataloader.dataset.data_root='
         f'{sample_data_root}/'
     ])
     tta_cfg = tool.build_test_config(args)

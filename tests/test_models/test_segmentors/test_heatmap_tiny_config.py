@@ -1,5 +1,7 @@
-"""The tiny heatmap + score config trains on the sample data; tools/test.py --tta on it and
-on the fused joint config prints every metric and writes a zip the offline scorer accepts."""
+"""The tiny heatmap + score config trains on the sample data; tools/test.py
+--tta on it and
+on the fused joint config prints every metric and writes a zip the offline
+scorer accepts."""
 import glob
 import json
 import os.path as osp
@@ -12,15 +14,18 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 TINY = 'configs/tiny/heatmap-score_tiny_evalmuse-sample.py'
-JOINT = 'configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample.py'
-STRUCTURE_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou', 'pixel_f1',
-                  'best_score_thr', 'final_score')
+JOINT = 'configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-sample.py'  # noqa: E501
+STRUCTURE_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou',
+                  'pixel_f1', 'best_score_thr', 'final_score')
 IOU_KEYS = ('aAcc', 'mIoU', 'mAcc')
 
 
 def _run(repo_root, *args):
-    proc = subprocess.run([sys.executable, *args], cwd=repo_root, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -34,7 +39,9 @@ def _logged(work_dir, key):
 
 @pytest.fixture(scope='module')
 def trained(sample_data_root, repo_root, tmp_path_factory):
-    """The tiny config trained as configured (seeded); its work dir and val metrics."""
+    """The tiny config trained as configured (seeded); its work dir and val
+    metrics.
+    """
     work_dir = str(tmp_path_factory.mktemp('heatmap_tiny'))
     cfg = Config.fromfile(osp.join(repo_root, TINY))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -58,8 +65,8 @@ def test_tiny_segmentor_loss_falls_and_threshold_is_calibrated(trained):
         assert values[-1] < values[0], (key, values)
     mse = _logged(work_dir, 'decode.loss_heatmap_mse')
     assert mse[-1] < 0.5 * mse[0], mse  # from ~0.25 (all 0.5) to well below
-    # the val loop calibrated the heatmap threshold and found regions (F1 well above the
-    # trivial whole-image baseline's ~0.07 on this split)
+    # the val loop calibrated the heatmap threshold and found regions (F1 well
+    # above the trivial whole-image baseline's ~0.07 on this split)
     assert calibration is not None and 0 < calibration['score_thr'] < 1
     assert calibration['f1_score'] > 0.3, calibration
     assert osp.isfile(osp.join(work_dir, f'iter_{max_iters}.pth'))
@@ -73,8 +80,8 @@ def test_tools_test_tta_prints_every_metric_and_the_zip_scores_the_same(
     zip_path, gt_path = tmp_path / 'heatmap.zip', tmp_path / 'gt.pkl'
     val = osp.join(sample_data_root, 'annotations', 'evalmuse_val.json')
     _run(repo_root, 'tools/misc/make_gt_pkl.py', val, str(gt_path))
-    log = _run(repo_root, 'tools/test.py', TINY, checkpoint, '--tta', '--work-dir',
-               str(tmp_path / 'test'), '--cfg-options',
+    log = _run(repo_root, 'tools/test.py', TINY, checkpoint, '--tta',
+               '--work-dir', str(tmp_path / 'test'), '--cfg-options',
                f'test_dataloader.dataset.data_root={sample_data_root}/',
                f'test_evaluator.2.out_file={zip_path}')
     assert f'score_thr={calibration["score_thr"]:g} calibrated' in log
@@ -85,34 +92,44 @@ def test_tools_test_tta_prints_every_metric_and_the_zip_scores_the_same(
         assert f'structure/{key}' in metrics, key
     for key in IOU_KEYS:
         assert key in metrics, key
-    assert metrics['structure/best_score_thr'] == pytest.approx(calibration['score_thr'])
+    assert metrics['structure/best_score_thr'] == pytest.approx(
+        calibration['score_thr'])
     out_json = tmp_path / 'scores.json'
-    _run(repo_root, 'tools/evaluate_submission.py', str(zip_path), str(gt_path), '--out-json',
-         str(out_json))
+    _run(repo_root, 'tools/evaluate_submission.py', str(zip_path),
+         str(gt_path), '--out-json', str(out_json))
     scores = json.loads(out_json.read_text())
-    for key in ('final_score', 'f1_score', 'precision', 'recall', 'srcc', 'plcc'):
+    for key in ('final_score', 'f1_score', 'precision', 'recall', 'srcc',
+                'plcc'):
         ours = float('nan') if scores[key] is None else scores[key]
-        assert ours == pytest.approx(metrics[f'structure/{key}'], abs=1e-4, nan_ok=True), key
+        assert ours == pytest.approx(
+            metrics[f'structure/{key}'], abs=1e-4, nan_ok=True), key
 
 
 @pytest.mark.slow
-def test_fused_joint_config_under_tta(trained, sample_data_root, repo_root, tmp_path):
-    """Segmentor + Mask2Former + LoDa in one tools/test.py --tta run (members but the
+def test_fused_joint_config_under_tta(trained, sample_data_root, repo_root,
+                                      tmp_path):
+    """Segmentor + Mask2Former + LoDa in one tools/test.py --tta run (members
+    but the
     segmentor random: a plumbing check)."""
     work_dir, max_iters, calibration = trained
-    with open(osp.join(sample_data_root, 'annotations', 'evalmuse_val.json')) as f:
+    with open(osp.join(sample_data_root, 'annotations',
+                       'evalmuse_val.json')) as f:
         coco = json.load(f)
     coco['images'] = coco['images'][:6]
     ids = {img['id'] for img in coco['images']}
-    coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] in ids]
+    coco['annotations'] = [
+        a for a in coco['annotations'] if a['image_id'] in ids
+    ]
     subset = tmp_path / 'val6.json'
     subset.write_text(json.dumps(coco))
-    log = _run(repo_root, 'tools/test.py', JOINT, '--tta', '--work-dir', str(tmp_path / 'j'),
-               '--cfg-options', f'test_dataloader.dataset.ann_file={subset}',
-               f'model.segmentors.0.checkpoint={work_dir}/iter_{max_iters}.pth',
-               f'model.fusion.heatmap_thr={calibration["score_thr"]}',
-               'model.detectors.0.score_thr=0.5',
-               f'test_evaluator.1.out_file={tmp_path / "joint.zip"}')
+    log = _run(
+        repo_root, 'tools/test.py', JOINT, '--tta', '--work-dir',
+        str(tmp_path / 'j'), '--cfg-options',
+        f'test_dataloader.dataset.ann_file={subset}',
+        f'model.segmentors.0.checkpoint={work_dir}/iter_{max_iters}.pth',
+        f'model.fusion.heatmap_thr={calibration["score_thr"]}',
+        'model.detectors.0.score_thr=0.5',
+        f'test_evaluator.1.out_file={tmp_path / "joint.zip"}')
     assert 'around HeatmapSegmentor' in log and 'around Mask2Former' in log
     [metrics_file] = glob.glob(str(tmp_path / 'j' / '*' / '*.json'))
     with open(metrics_file) as f:

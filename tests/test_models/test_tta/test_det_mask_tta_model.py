@@ -1,4 +1,5 @@
-"""DetMaskTTAModel and the instance merge it is built on, on synthetic views."""
+"""DetMaskTTAModel and the instance merge it is built on, on synthetic views.
+"""
 import numpy as np
 import pytest
 import torch
@@ -52,8 +53,14 @@ def _flip_np(masks: np.ndarray, direction: str) -> np.ndarray:
     return masks[:, ::-1, ::-1].copy()
 
 
-def _view(masks, scores, flip=False, direction=None, labels=None,
-          with_masks=True, img_shape=(H, W), boxes=None) -> DetDataSample:
+def _view(masks,
+          scores,
+          flip=False,
+          direction=None,
+          labels=None,
+          with_masks=True,
+          img_shape=(H, W),
+          boxes=None) -> DetDataSample:
     """A prediction as a detector returns it for one augmented view."""
     sample = DetDataSample()
     sample.set_metainfo(
@@ -77,8 +84,8 @@ def _view(masks, scores, flip=False, direction=None, labels=None,
 
 
 def _empty_view() -> DetDataSample:
-    return _view(np.zeros((0, H, W), bool), [], flip=True,
-                 direction='horizontal')
+    return _view(
+        np.zeros((0, H, W), bool), [], flip=True, direction='horizontal')
 
 
 def _tta(**kwargs) -> DetMaskTTAModel:
@@ -135,10 +142,13 @@ def test_boxes_only_views_are_unflipped_too():
     flipped = boxes.copy()
     flipped[:, [0, 2]] = W - boxes[:, [2, 0]]
     views = [
-        _view(np.zeros((2, H, W)), [0.9, 0.6], boxes=boxes,
-              with_masks=False),
-        _view(np.zeros((2, H, W)), [0.7, 0.8], boxes=flipped, flip=True,
-              direction='horizontal', with_masks=False),
+        _view(np.zeros((2, H, W)), [0.9, 0.6], boxes=boxes, with_masks=False),
+        _view(
+            np.zeros((2, H, W)), [0.7, 0.8],
+            boxes=flipped,
+            flip=True,
+            direction='horizontal',
+            with_masks=False),
     ]
     merged = _merge(views, merge_mode='mask_nms')
     assert 'masks' not in merged
@@ -157,8 +167,11 @@ def test_multi_scale_views_merge_at_the_original_size():
     half_flipped = _flip_np(half, 'horizontal')
     double = masks.repeat(2, axis=1).repeat(2, axis=2)
     views = [
-        _view(half_flipped, [0.9, 0.6], flip=True, direction='horizontal',
-              img_shape=(H // 2, W // 2)),
+        _view(
+            half_flipped, [0.9, 0.6],
+            flip=True,
+            direction='horizontal',
+            img_shape=(H // 2, W // 2)),
         _view(double, [0.8, 0.7], img_shape=(2 * H, 2 * W)),
     ]
     tta = _tta(merge_mode='mask_vote')
@@ -181,8 +194,10 @@ def test_an_empty_view_changes_nothing(mode):
     shifted = np.roll(masks, 2, axis=2)
     views = [
         _view(masks, [0.9, 0.6]),
-        _view(_flip_np(shifted, 'horizontal'), [0.7, 0.5], flip=True,
-              direction='horizontal')
+        _view(
+            _flip_np(shifted, 'horizontal'), [0.7, 0.5],
+            flip=True,
+            direction='horizontal')
     ]
     without = _merge(views, merge_mode=mode)
     with_empty = _merge(views + [_empty_view()], merge_mode=mode)
@@ -201,8 +216,8 @@ def test_mean_all_counts_a_view_that_missed_as_zero():
     masks = _objects()
     views = [_view(masks, [0.9, 0.6]), _view(masks, [0.7, 0.4])]
     merged = _merge(views, merge_mode='mask_vote', score_mode='mean_all')
-    with_empty = _merge(views + [_empty_view()], merge_mode='mask_vote',
-                        score_mode='mean_all')
+    with_empty = _merge(
+        views + [_empty_view()], merge_mode='mask_vote', score_mode='mean_all')
     torch.testing.assert_close(merged.scores, torch.tensor([0.8, 0.5]))
     torch.testing.assert_close(with_empty.scores,
                                torch.tensor([0.8, 0.5]) * 2 / 3)
@@ -222,7 +237,7 @@ def test_nms_uses_boxes_and_mask_nms_uses_masks():
     upper, lower = _twins()
     views = [_view([upper], [0.9]), _view([lower], [0.8])]
     assert mask_iou_matrix(torch.as_tensor(np.stack([upper, lower])))[0,
-                                                                     1] == 0
+                                                                      1] == 0
     by_box = _merge(views, merge_mode='nms')
     by_mask = _merge(views, merge_mode='mask_nms')
     assert len(by_box) == 1
@@ -258,7 +273,8 @@ def test_mask_vote_weights_pixels_by_score():
     assert torch.equal(merged.masks[0], torch.as_tensor(a))
     assert merged.scores.tolist() == pytest.approx([0.6])
     top = _merge([_view([a], [0.9]), _view([b], [0.3])],
-                 merge_mode='mask_vote', score_mode='max')
+                 merge_mode='mask_vote',
+                 score_mode='max')
     assert top.scores.tolist() == pytest.approx([0.9])
 
 
@@ -276,7 +292,8 @@ def test_wbf_averages_boxes_by_score():
 
 def test_union_keeps_everything_sorted():
     masks = _objects()
-    merged = _merge([_view(masks, [0.5, 0.9]), _view(masks, [0.7, 0.1])],
+    merged = _merge([_view(masks, [0.5, 0.9]),
+                     _view(masks, [0.7, 0.1])],
                     merge_mode='union')
     assert merged.scores.tolist() == pytest.approx([0.9, 0.7, 0.5, 0.1])
 
@@ -291,8 +308,8 @@ def test_labels_merge_only_with_their_own_class():
 def test_score_thr_and_max_per_img():
     masks = _objects()
     views = [_view(masks, [0.9, 0.04])]
-    assert _merge(views, score_thr=0.05).scores.tolist() == pytest.approx(
-        [0.9])
+    assert _merge(
+        views, score_thr=0.05).scores.tolist() == pytest.approx([0.9])
     assert len(_merge(views, max_per_img=1)) == 1
 
 
@@ -350,8 +367,10 @@ def test_test_step_runs_views_and_returns_one_sample_per_image():
     masks = _objects()
     views_img0 = [
         _view(masks, [0.9, 0.6]),
-        _view(_flip_np(masks, 'vertical'), [0.8, 0.5], flip=True,
-              direction='vertical')
+        _view(
+            _flip_np(masks, 'vertical'), [0.8, 0.5],
+            flip=True,
+            direction='vertical')
     ]
     views_img1 = [_view(masks[:1], [0.7]), _empty_view()]
     # BaseTTAModel layout: [view][image]
@@ -367,8 +386,8 @@ def test_test_step_runs_views_and_returns_one_sample_per_image():
 
 
 def test_mmdet_style_tta_cfg_is_accepted():
-    tta = _tta(tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.65),
-                            max_per_img=7))
+    tta = _tta(
+        tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.65), max_per_img=7))
     assert tta.iou_thr == 0.65 and tta.max_per_img == 7
 
 

@@ -1,4 +1,6 @@
-"""HeatmapTTAModel: flips are undone, views averaged once (no second sigmoid), scores too."""
+"""HeatmapTTAModel: flips are undone, views averaged once (no second sigmoid),
+scores too.
+"""
 import copy
 
 import numpy as np
@@ -18,7 +20,8 @@ PACK = dict(type='PackHeatmapInputs')
 
 @pytest.fixture(autouse=True)
 def _mmseg_scope():
-    # overwritten for the test only: a leaked default scope would change later tests
+    # overwritten for the test only: a leaked default scope would change later
+    # tests
     with DefaultScope.overwrite_default_scope('mmseg'):
         yield
 
@@ -29,7 +32,8 @@ def segmentor():
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(copy.deepcopy(Config.fromfile(TINY).model))
     model.init_weights()
-    # random weights predict ~0.5 everywhere; make the heatmap vary across the image
+    # random weights predict ~0.5 everywhere; make the heatmap vary across the
+    # image
     with torch.no_grad():
         model.decode_head.conv_seg.weight.mul_(40)
     return model.eval()
@@ -38,16 +42,25 @@ def segmentor():
 def _views(flips, scales=((64, 64), )):
     return Compose([
         dict(type='LoadImageFromNDArray'),
-        dict(type='TestTimeAug', transforms=[
-            [dict(type='Resize', scale=s, keep_ratio=False) for s in scales],
-            [dict(type='RandomFlip', prob=float(f), direction='horizontal') for f in flips],
-            [PACK]]),
+        dict(
+            type='TestTimeAug',
+            transforms=[[
+                dict(type='Resize', scale=s, keep_ratio=False) for s in scales
+            ],
+                        [
+                            dict(
+                                type='RandomFlip',
+                                prob=float(f),
+                                direction='horizontal') for f in flips
+                        ], [PACK]]),
     ])
 
 
 def _plain():
-    return Compose([dict(type='LoadImageFromNDArray'),
-                    dict(type='Resize', scale=(64, 64), keep_ratio=False), PACK])
+    return Compose([
+        dict(type='LoadImageFromNDArray'),
+        dict(type='Resize', scale=(64, 64), keep_ratio=False), PACK
+    ])
 
 
 def _tta_heatmap(segmentor, img, flips, scales=((64, 64), )):
@@ -60,19 +73,23 @@ def _tta_heatmap(segmentor, img, flips, scales=((64, 64), )):
 
 def _plain_heatmap(segmentor, img):
     with torch.no_grad():
-        return segmentor.test_step(pseudo_collate([_plain()(dict(img=img))]))[0]
+        return segmentor.test_step(pseudo_collate([_plain()(dict(img=img))
+                                                   ]))[0]
 
 
 @pytest.fixture(scope='module')
 def images():
     rng = np.random.default_rng(0)
     half = rng.integers(0, 255, (80, 48, 3), dtype=np.uint8)
-    symmetric = np.concatenate([half, half[:, ::-1]], axis=1)  # 80 x 96, mirror-symmetric
+    # 80 x 96, mirror-symmetric
+    symmetric = np.concatenate([half, half[:, ::-1]], axis=1)
     return symmetric, rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)
 
 
 def test_one_view_equals_plain_inference(segmentor, images):
-    """No second sigmoid (mmseg's SegTTAModel applies one) and the score passes through."""
+    """No second sigmoid (mmseg's SegTTAModel applies one) and the score passes
+    through.
+    """
     _, img = images
     plain = _plain_heatmap(segmentor, img)
     tta = _tta_heatmap(segmentor, img, flips=[0])
@@ -81,27 +98,38 @@ def test_one_view_equals_plain_inference(segmentor, images):
     assert tta.num_tta_views == 1
 
 
-def test_flip_tta_of_a_symmetric_input_leaves_the_heatmap_unchanged(segmentor, images):
+def test_flip_tta_of_a_symmetric_input_leaves_the_heatmap_unchanged(
+        segmentor, images):
     symmetric, _ = images
     plain = _plain_heatmap(segmentor, symmetric).seg_logits.data
     heat = _tta_heatmap(segmentor, symmetric, flips=[0, 1]).seg_logits.data
-    assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)  # the model is not symmetric
-    # the flipped view sees the same image; un-flipped, its heatmap is the mirror of the
-    # plain one, so the average is mirror-symmetric and a flip leaves it unchanged
+    # the model is not symmetric
+    assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)
+    # the flipped view sees the same image; un-flipped, its heatmap is the
+    # mirror of the plain one, so the average is mirror-symmetric and a flip
+    # leaves it unchanged
     torch.testing.assert_close(heat, heat.flip(-1), atol=1e-6, rtol=0)
-    torch.testing.assert_close(heat, (plain + plain.flip(-1)) / 2, atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        heat, (plain + plain.flip(-1)) / 2, atol=1e-6, rtol=0)
 
 
 def test_flip_tta_is_flip_equivariant_and_merges_scales(segmentor, images):
     _, img = images
     scales = ((64, 64), (80, 80))
     out = _tta_heatmap(segmentor, img, flips=[0, 1], scales=scales)
-    mirrored = _tta_heatmap(segmentor, np.ascontiguousarray(img[:, ::-1]), flips=[0, 1],
-                            scales=scales)
-    torch.testing.assert_close(mirrored.seg_logits.data, out.seg_logits.data.flip(-1),
-                               atol=1e-6, rtol=0)
+    mirrored = _tta_heatmap(
+        segmentor,
+        np.ascontiguousarray(img[:, ::-1]),
+        flips=[0, 1],
+        scales=scales)
+    torch.testing.assert_close(
+        mirrored.seg_logits.data,
+        out.seg_logits.data.flip(-1),
+        atol=1e-6,
+        rtol=0)
     assert out.num_tta_views == 4
     assert tuple(out.seg_logits.data.shape) == (1, 80, 96)
     binary = out.seg_logits.data > segmentor.decode_head.threshold
-    np.testing.assert_array_equal(out.pred_sem_seg.data.numpy(), binary.float().numpy())
+    np.testing.assert_array_equal(out.pred_sem_seg.data.numpy(),
+                                  binary.float().numpy())
     assert out.pred_score.shape == (1, )

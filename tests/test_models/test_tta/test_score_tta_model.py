@@ -9,15 +9,23 @@ from mmdet.structures import DetDataSample
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from struct_det.datasets.transforms import GridCrop, grid_crop_views, grid_offsets
+from struct_det.datasets.transforms import (GridCrop, grid_crop_views,
+                                            grid_offsets)
 from struct_det.models.regressors import LoDa
 from struct_det.models.tta import ScoreTTAModel
 
 TINY = dict(
-    vit=dict(model_name='vit_tiny_patch16_224', img_size=32, patch_size=8, depth=2,
-             embed_dim=48, num_heads=3),
+    vit=dict(
+        model_name='vit_tiny_patch16_224',
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        embed_dim=48,
+        num_heads=3),
     cnn=dict(model_name='resnet10t', channels=(8, 16, 32, 64), stem_width=8),
-    latent_dim=16, grid_size=2, num_heads=2)
+    latent_dim=16,
+    grid_size=2,
+    num_heads=2)
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'mos')
 
 
@@ -32,7 +40,10 @@ def test_grid_crop_views_cover_the_grid_row_by_row():
     img = np.arange(60 * 100 * 3, dtype=np.int64).reshape(60, 100, 3)
     boxes = []
     for view in grid_crop_views((40, 30), (3, 2)):
-        out = GridCrop(**{k: v for k, v in view.items() if k != 'type'})(
+        out = GridCrop(**{
+            k: v
+            for k, v in view.items() if k != 'type'
+        })(
             dict(img=img, img_shape=(60, 100)))
         x1, y1, x2, y2 = out['grid_crop_bbox']
         np.testing.assert_array_equal(out['img'], img[y1:y2, x1:x2])
@@ -45,7 +56,8 @@ def test_grid_crop_views_cover_the_grid_row_by_row():
 def test_grid_crop_centre_and_untouched_annotations():
     img = np.zeros((50, 80, 3), np.uint8)
     masks = np.ones((1, 50, 80), np.uint8)
-    out = GridCrop(crop_size=20)(dict(img=img, img_shape=(50, 80), gt_masks=masks))
+    out = GridCrop(crop_size=20)(
+        dict(img=img, img_shape=(50, 80), gt_masks=masks))
     assert out['grid_crop_bbox'] == (30, 15, 50, 35)
     # Score metrics compare with the original image's ground truth.
     assert out['gt_masks'] is masks
@@ -64,13 +76,23 @@ def _tta_batch(images, grid):
     views = grid_crop_views((32, 32), grid)
     with DefaultScope.overwrite_default_scope('mmdet'):
         pipeline = Compose([
-            dict(type='TestTimeAug',
-                 transforms=[views, [dict(type='PackDetInputs', meta_keys=META_KEYS)]]),
+            dict(
+                type='TestTimeAug',
+                transforms=[
+                    views, [dict(type='PackDetInputs', meta_keys=META_KEYS)]
+                ]),
         ])
     samples = []
     for index, img in enumerate(images):
-        samples.append(pipeline(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
-                                     img_id=index, img_path=f'img{index}.jpg', mos=3.0)))
+        samples.append(
+            pipeline(
+                dict(
+                    img=img,
+                    img_shape=img.shape[:2],
+                    ori_shape=img.shape[:2],
+                    img_id=index,
+                    img_path=f'img{index}.jpg',
+                    mos=3.0)))
     return pseudo_collate(samples)
 
 
@@ -79,19 +101,27 @@ def test_score_tta_averages_the_views_of_each_image():
     model = LoDa(**copy.deepcopy(TINY)).eval()
     tta = ScoreTTAModel(module=model).eval()
     rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    images = [
+        rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)
+    ]
     merged = tta.test_step(_tta_batch(images, grid=(3, 2)))
     assert len(merged) == 3
 
-    # Independent reference: cut the six 32x32 crops with numpy, score them, average.
+    # Independent reference: cut the six 32x32 crops with numpy, score them,
+    # average.
     for index, (img, sample) in enumerate(zip(images, merged)):
         crops = [img[y:y + 32, x:x + 32] for y in (0, 16) for x in (0, 16, 32)]
-        inputs = [torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1) for c in crops]
+        inputs = [
+            torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1)
+            for c in crops
+        ]
         with torch.no_grad():
-            data = model.data_preprocessor(dict(inputs=inputs, data_samples=None))
+            data = model.data_preprocessor(
+                dict(inputs=inputs, data_samples=None))
             expected = model(data['inputs'], mode='tensor').mean()
         assert sample.pred_score.shape == (1, )
-        torch.testing.assert_close(sample.pred_score[0], expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            sample.pred_score[0], expected, rtol=1e-5, atol=1e-5)
         assert sample.metainfo['num_tta_views'] == 6
         assert sample.metainfo['img_path'] == f'img{index}.jpg'
         assert sample.metainfo['mos'] == 3.0

@@ -3,14 +3,13 @@
 from typing import List, Tuple
 
 import torch
-from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmdet.models.dense_heads import ATSSHead
 from mmdet.models.utils import multi_apply, unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import InstanceList, OptInstanceList, reduce_mean
+from mmengine.structures import InstanceData
+from torch import Tensor
 
 
 @MODELS.register_module()
@@ -56,9 +55,11 @@ class CoATSSHead(ATSSHead):
             batch_img_metas: List[dict],
             batch_gt_instances_ignore: OptInstanceList = None) -> dict:
         """ATSS losses; see :meth:`ATSSHead.loss_by_feat`."""
-        losses, _ = self.loss_and_positives_by_feat(
-            cls_scores, bbox_preds, centernesses, batch_gt_instances,
-            batch_img_metas, batch_gt_instances_ignore)
+        losses, _ = self.loss_and_positives_by_feat(cls_scores, bbox_preds,
+                                                    centernesses,
+                                                    batch_gt_instances,
+                                                    batch_img_metas,
+                                                    batch_gt_instances_ignore)
         return losses
 
     def loss_and_positives_by_feat(
@@ -93,8 +94,8 @@ class CoATSSHead(ATSSHead):
         device = cls_scores[0].device
         anchor_list, valid_flag_list = self.get_anchors(
             featmap_sizes, batch_img_metas, device=device)
-        (anchors_lvl, labels_lvl, label_weights_lvl, bbox_targets_lvl,
-         _, avg_factor) = self.get_targets(
+        (anchors_lvl, labels_lvl, label_weights_lvl, bbox_targets_lvl, _,
+         avg_factor) = self.get_targets(
              anchor_list,
              valid_flag_list,
              batch_gt_instances,
@@ -113,8 +114,8 @@ class CoATSSHead(ATSSHead):
                 label_weights_lvl,
                 bbox_targets_lvl,
                 avg_factor=avg_factor)
-        bbox_avg_factor = reduce_mean(sum(bbox_avg_factor)).clamp_(
-            min=1).item()
+        bbox_avg_factor = reduce_mean(
+            sum(bbox_avg_factor)).clamp_(min=1).item()
         losses = dict(
             loss_cls=losses_cls,
             loss_bbox=[loss / bbox_avg_factor for loss in losses_bbox],
@@ -144,6 +145,5 @@ class CoATSSHead(ATSSHead):
             if not self.reg_decoded_bbox:
                 targets = self.bbox_coder.decode(priors, targets)
             positives.append(
-                InstanceData(
-                    priors=priors, labels=img_labels, bboxes=targets))
+                InstanceData(priors=priors, labels=img_labels, bboxes=targets))
         return positives

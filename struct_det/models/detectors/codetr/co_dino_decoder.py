@@ -3,11 +3,10 @@
 from typing import Tuple
 
 import torch
-from torch import Tensor, nn
-
 from mmdet.models.layers import DinoTransformerDecoder
 from mmdet.models.layers.transformer import (coordinate_to_encoding,
                                              inverse_sigmoid)
+from torch import Tensor, nn
 
 
 class CoDinoTransformerDecoder(DinoTransformerDecoder):

@@ -4,9 +4,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.ops import batched_nms
-from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmdet.models.dense_heads import DINOHead
 from mmdet.models.layers.transformer import inverse_sigmoid
 from mmdet.models.losses import QualityFocalLoss
@@ -14,6 +11,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps
 from mmdet.utils import reduce_mean
+from mmengine.structures import InstanceData
+from torch import Tensor
 
 
 @MODELS.register_module()
@@ -174,8 +173,8 @@ class CoDINOHead(DINOHead):
             for layer_idx in range(num_layers):
                 loss_cls, loss_bbox, loss_iou = self._loss_by_targets(
                     all_cls_scores[layer_idx, :, start:start + size],
-                    all_bbox_preds[layer_idx, :, start:start + size],
-                    *targets, batch_img_metas)
+                    all_bbox_preds[layer_idx, :, start:start + size], *targets,
+                    batch_img_metas)
                 prefix = '' if layer_idx == num_layers - 1 else \
                     f'd{layer_idx}.'
                 losses[f'{prefix}pos{group_idx}_loss_cls'] = loss_cls * weight
@@ -198,8 +197,8 @@ class CoDINOHead(DINOHead):
         bbox_targets = bbox_targets.reshape(-1, 4)
         bbox_weights = bbox_weights.reshape(-1, 4)
 
-        pos_inds = ((labels >= 0) & (labels < self.num_classes)).nonzero(
-        ).squeeze(1)
+        pos_inds = ((labels >= 0) &
+                    (labels < self.num_classes)).nonzero().squeeze(1)
         num_pos = pos_inds.numel()
         num_neg = int((label_weights > 0).sum()) - num_pos
         cls_avg_factor = num_pos * 1.0 + num_neg * self.bg_cls_weight

@@ -3,14 +3,13 @@
 from typing import List, Tuple
 
 import torch
-from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import InstanceList
+from mmengine.structures import InstanceData
+from torch import Tensor
 
 
 @MODELS.register_module()

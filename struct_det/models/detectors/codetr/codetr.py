@@ -7,16 +7,16 @@ from typing import (Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
 
 import torch
 from mmcv.cnn import ConvModule
-from mmengine.config import ConfigDict
-from mmengine.structures import InstanceData
-from torch import Tensor, nn
-
 from mmdet.models.detectors import DINO
 from mmdet.models.layers import (DeformableDetrTransformerEncoder,
                                  SinePositionalEncoding)
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, OptSampleList, SampleList
 from mmdet.utils import ConfigType, InstanceList, OptConfigType
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
 from .co_dino_decoder import CoDinoTransformerDecoder
 from .positive_query_generator import positive_query_attn_mask
 
@@ -36,9 +36,9 @@ HeadConfigs = Union[None, ConfigType, Sequence[ConfigType],
                     Mapping[str, ConfigType]]
 
 
-def _named_heads(heads: HeadConfigs, arg: str,
-                 single_name: Optional[str]
-                 ) -> Tuple[Optional[List[str]], List[ConfigType]]:
+def _named_heads(
+    heads: HeadConfigs, arg: str, single_name: Optional[str]
+) -> Tuple[Optional[List[str]], List[ConfigType]]:
     """Branch names and configs of one kind of auxiliary head.
 
     Args:
@@ -277,7 +277,8 @@ class CoDETR(DINO):
             raise ValueError(f'CoDETR.eval_module must be one of '
                              f'{EVAL_MODULES}, got {eval_module!r}.')
         num_eval_heads = dict(
-            detr=1, **{
+            detr=1,
+            **{
                 'one-stage': len(dense_cfgs),
                 'two-stage': len(roi_cfgs)
             })[eval_module]
@@ -396,8 +397,9 @@ class CoDETR(DINO):
     def mask_head_index(self) -> Optional[int]:
         """int, optional: Index of the RoI head whose mask head predicts
         masks for the final boxes (the evaluated one if it has a mask)."""
-        with_mask = [i for i, head in enumerate(self.roi_head)
-                     if head.with_mask]
+        with_mask = [
+            i for i, head in enumerate(self.roi_head) if head.with_mask
+        ]
         if not with_mask:
             return None
         if self.eval_index in with_mask:
@@ -416,8 +418,9 @@ class CoDETR(DINO):
         if not self.use_lsj:
             yield
             return
-        saved = [sample.metainfo.get('img_shape')
-                 for sample in batch_data_samples]
+        saved = [
+            sample.metainfo.get('img_shape') for sample in batch_data_samples
+        ]
         for sample in batch_data_samples:
             sample.set_metainfo(
                 dict(img_shape=tuple(sample.batch_input_shape)))
@@ -448,8 +451,9 @@ class CoDETR(DINO):
             # The transposed slice is a strided view of the memory; mmcv's
             # RoIAlign indexes its input as if it were contiguous, so without
             # the copy an RoI reads scrambled channels of another image.
-            feats.append(memory[:, start:start + h * w].transpose(
-                1, 2).reshape(bs, dim, h, w).contiguous())
+            feats.append(memory[:,
+                                start:start + h * w].transpose(1, 2).reshape(
+                                    bs, dim, h, w).contiguous())
             start += h * w
         if self.aux_downsample is not None:
             feats.append(self.aux_downsample(feats[-1]))
@@ -568,9 +572,9 @@ class CoDETR(DINO):
                         aux_feats, proposals, batch_data_samples)
                     group_positives.append(positives)
                 else:
-                    head_losses = roi_head.loss(
-                        aux_feats, [p.clone() for p in proposals],
-                        batch_data_samples)
+                    head_losses = roi_head.loss(aux_feats,
+                                                [p.clone() for p in proposals],
+                                                batch_data_samples)
                 add(head_losses, k)
         for j, head in enumerate(self.aux_bbox_head):
             k = len(self.roi_head) + j
@@ -619,8 +623,7 @@ class CoDETR(DINO):
                 self.forward_decoder(**decoder_inputs_dict))
             losses.update(
                 self.bbox_head.loss(
-                    **head_inputs_dict,
-                    batch_data_samples=batch_data_samples))
+                    **head_inputs_dict, batch_data_samples=batch_data_samples))
         return losses
 
     def predict(self,
@@ -640,8 +643,10 @@ class CoDETR(DINO):
             (``bboxes``, ``scores``, ``labels`` and, with the mask branch,
             ``masks`` of the image size).
         """
-        img_shapes = [self._resized_image_shape(sample.metainfo)
-                      for sample in batch_data_samples]
+        img_shapes = [
+            self._resized_image_shape(sample.metainfo)
+            for sample in batch_data_samples
+        ]
         with self._image_shapes_for_lsj(batch_data_samples):
             results_list = self._predict_instances(batch_inputs,
                                                    batch_data_samples,
@@ -656,7 +661,8 @@ class CoDETR(DINO):
         pipelines pad to a fixed square), so the image's own extent comes from
         the original size and the resize factor when both are known.
         """
-        ori_shape, scale = metainfo.get('ori_shape'), metainfo.get('scale_factor')
+        ori_shape, scale = metainfo.get('ori_shape'), metainfo.get(
+            'scale_factor')
         if ori_shape is None or scale is None:
             return tuple(metainfo['img_shape'][:2])
         img_h, img_w = metainfo['img_shape'][:2]

@@ -11,14 +11,13 @@ one-to-one Hungarian matching gives it.
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.model import BaseModule
-from mmengine.structures import InstanceData
-from torch import Tensor, nn
-
 from mmdet.models.detectors.deformable_detr import DeformableDETR
 from mmdet.models.layers.transformer import inverse_sigmoid
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_xyxy_to_cxcywh
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
 
 
 def positive_query_attn_mask(base_mask: Optional[Tensor], num_base: int,
@@ -113,9 +112,8 @@ class PositiveQueryGenerator(BaseModule):
         self.temperature = temperature
         self.clamp_references = clamp_references
         # The sine embedding of a box has 4 * (embed_dims // 2) channels.
-        self.pos_trans = nn.ModuleList([
-            nn.Linear(embed_dims * 2, embed_dims) for _ in range(num_groups)
-        ])
+        self.pos_trans = nn.ModuleList(
+            [nn.Linear(embed_dims * 2, embed_dims) for _ in range(num_groups)])
         self.pos_trans_norm = nn.ModuleList(
             [nn.LayerNorm(embed_dims) for _ in range(num_groups)])
 
@@ -178,17 +176,19 @@ class PositiveQueryGenerator(BaseModule):
         if num_dummy > 0:
             # Too few priors to fill the group: whole-image boxes that carry
             # no loss keep the batch rectangular.
-            boxes = torch.cat(
-                [boxes, priors.new_tensor([[.5, .5, 1., 1.]]).repeat(
-                    num_dummy, 1)])
-            box_targets = torch.cat([box_targets, boxes.new_zeros(
-                (num_dummy, 4))])
+            boxes = torch.cat([
+                boxes,
+                priors.new_tensor([[.5, .5, 1., 1.]]).repeat(num_dummy, 1)
+            ])
+            box_targets = torch.cat(
+                [box_targets, boxes.new_zeros((num_dummy, 4))])
             query_labels = torch.cat([
                 query_labels,
                 query_labels.new_full((num_dummy, ), self.num_classes)
             ])
             label_weights = torch.cat(
-                [label_weights, label_weights.new_zeros(num_dummy)])
+                [label_weights,
+                 label_weights.new_zeros(num_dummy)])
         bbox_weights = boxes.new_zeros((num_queries, 4))
         bbox_weights[:num_pos] = 1.0
         return (boxes, query_labels, label_weights, box_targets, bbox_weights)

@@ -24,8 +24,9 @@ def tiny_model_cfg():
 
 def build_tiny_model(**overrides):
     """Build the tiny Co-DINO with random init (and optional overrides)."""
-    import struct_det.models.detectors  # noqa: F401  (registers CoDETR)
     from mmdet.registry import MODELS
+
+    import struct_det.models.detectors  # noqa: F401  (registers CoDETR)
     init_default_scope('mmdet')
     cfg = tiny_model_cfg()
     cfg.update(overrides)

@@ -14,8 +14,7 @@ AUX_LOSSES = ('loss_rpn_cls', 'loss_rpn_bbox', 'aux0_loss_cls',
               'aux0_loss_bbox', 'aux0_loss_mask', 'aux1_loss_cls',
               'aux1_loss_bbox', 'aux1_loss_centerness')
 POS_LOSSES = tuple(f'{layer}pos{g}_loss_{kind}' for g in (0, 1)
-                   for layer in ('', 'd0.')
-                   for kind in ('cls', 'bbox', 'iou'))
+                   for layer in ('', 'd0.') for kind in ('cls', 'bbox', 'iou'))
 
 
 def _values(loss):
@@ -69,9 +68,9 @@ def test_losses_reach_every_trainable_part(model_factory, batch_factory):
     model.train()
     inputs, samples = batch_factory()
     _total(model.loss(inputs, samples)).backward()
-    for name in ('encoder', 'decoder', 'aux_downsample',
-                 'pos_query_generator', 'rpn_head', 'roi_head',
-                 'aux_bbox_head', 'dn_query_generator', 'query_embedding'):
+    for name in ('encoder', 'decoder', 'aux_downsample', 'pos_query_generator',
+                 'rpn_head', 'roi_head', 'aux_bbox_head', 'dn_query_generator',
+                 'query_embedding'):
         grads = [p.grad for p in getattr(model, name).parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
 
@@ -209,8 +208,9 @@ def test_lsj_uses_the_padded_shape_and_restores_it(model_factory,
     model.pre_transformer = spy
     model.train()
     losses = model.loss(inputs, samples)
-    assert all(torch.isfinite(v).all() for n, loss in losses.items()
-               for v in _values(loss))
+    assert all(
+        torch.isfinite(v).all() for n, loss in losses.items()
+        for v in _values(loss))
     assert seen == [(128, 128), (128, 128)]
     assert [s.img_shape for s in samples] == [(128, 128), (96, 128)]
     model.eval()

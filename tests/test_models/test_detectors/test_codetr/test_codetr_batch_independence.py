@@ -19,7 +19,6 @@ changes). The shipped configs pad every image to the same fixed size (LSJ),
 where this cannot happen.
 """
 import pytest
-import torch
 
 CANVAS = (128, 128)
 ORI_SCALE = 1.5  # original images are 1.5x the network input
@@ -75,7 +74,6 @@ def test_prediction_does_not_depend_on_the_batch(models, eval_module,
             dev = instance_deviation_fn(ref, pred)
             if not _within(dev):
                 failures.append(f'{name} vs {ref_name}: {dev}')
-    assert not failures, (
-        f'eval_module={eval_module!r}, '
-        f'{"with" if with_mask else "without"} masks:\n' +
-        '\n'.join(failures))
+    assert not failures, (f'eval_module={eval_module!r}, '
+                          f'{"with" if with_mask else "without"} masks:\n' +
+                          '\n'.join(failures))

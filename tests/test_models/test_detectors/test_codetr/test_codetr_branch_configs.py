@@ -21,8 +21,8 @@ def positional(model_cfg: ConfigDict) -> Dict[str, list]:
     dense = model_cfg.aux_bbox_head
     layout = dict(
         roi_head=[model_cfg.roi_head], aux_bbox_head=list(dense.values()))
-    for key, rpn_keys in (('train_cfg', ('rpn', 'rpn_proposal')),
-                          ('test_cfg', ('rpn', ))):
+    for key, rpn_keys in (('train_cfg', ('rpn', 'rpn_proposal')), ('test_cfg',
+                                                                   ('rpn', ))):
         keyed = model_cfg[key]
         roi_entry = {name: keyed[name] for name in rpn_keys}
         roi_entry['rcnn'] = keyed.rcnn
@@ -98,8 +98,7 @@ def test_keyed_entries_reach_their_heads_in_order(model_factory,
     assert model.stage_test_cfgs[3].nms_pre == 7
 
 
-def test_missing_keyed_entries_mean_no_config(model_factory,
-                                              tiny_cfg_factory):
+def test_missing_keyed_entries_mean_no_config(model_factory, tiny_cfg_factory):
     cfg = tiny_cfg_factory()
     model = model_factory(test_cfg=dict(rpn=None))
     assert model.rpn_head.test_cfg is None
@@ -115,8 +114,7 @@ def test_missing_keyed_entries_mean_no_config(model_factory,
     (dict(aux_bbox_head=dict(detr=dict(type='CoATSSHead'))), 'reserve'),
     (dict(aux_bbox_head=dict(rcnn=dict(type='CoATSSHead'))), 'both an RoI'),
 ])
-def test_keyed_config_errors_are_explained(model_factory, overrides,
-                                           message):
+def test_keyed_config_errors_are_explained(model_factory, overrides, message):
     with pytest.raises(ValueError, match=message):
         model_factory(**overrides)
 

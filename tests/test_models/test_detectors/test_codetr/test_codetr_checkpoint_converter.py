@@ -1,6 +1,5 @@
 """Converter of projects/CO-DETR checkpoints, on a synthetic state dict laid
 out like the released Co-DINO ones (mmcv-1.x transformer under query_head)."""
-import importlib.util
 import os.path as osp
 from collections import OrderedDict
 
@@ -10,11 +9,13 @@ import torch
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 T = 'query_head.transformer.'
-MSDA = [f'{n}.{p}' for n in ('sampling_offsets', 'attention_weights',
-                             'value_proj', 'output_proj')
-        for p in ('weight', 'bias')]
-FFN = ['layers.0.0.weight', 'layers.0.0.bias', 'layers.1.weight',
-       'layers.1.bias']
+MSDA = [
+    f'{n}.{p}' for n in ('sampling_offsets', 'attention_weights', 'value_proj',
+                         'output_proj') for p in ('weight', 'bias')
+]
+FFN = [
+    'layers.0.0.weight', 'layers.0.0.bias', 'layers.1.weight', 'layers.1.bias'
+]
 WB = ('weight', 'bias')
 
 
@@ -108,8 +109,9 @@ def test_unknown_tensors_are_reported(model_and_source):
     extra[f'{T}pos_feats_trans.0.weight'] = torch.zeros(2, 2)
     extra['ema_query_head.foo'] = torch.zeros(1)
     result = convert_codetr_state_dict(extra)
-    assert result.unconverted == [f'{T}pos_feats_trans.0.weight',
-                                  'ema_query_head.foo']
+    assert result.unconverted == [
+        f'{T}pos_feats_trans.0.weight', 'ema_query_head.foo'
+    ]
     assert len(result.mapping) == len(expected)
 
 
@@ -118,11 +120,17 @@ def test_class_specific_tensors_can_be_dropped(model_and_source):
     model, source, _ = model_and_source
     result = convert_codetr_state_dict(source, drop_class_specific=True)
     num_pred = model.decoder.num_layers + 1
-    expected = {f'bbox_head.cls_branches.{j}.{p}' for j in range(num_pred)
-                for p in WB}
+    expected = {
+        f'bbox_head.cls_branches.{j}.{p}'
+        for j in range(num_pred)
+        for p in WB
+    }
     expected |= {'dn_query_generator.label_embedding.weight'}
-    expected |= {f'roi_head.0.bbox_head.{m}.{p}' for m in ('fc_cls', 'fc_reg')
-                 for p in WB}
+    expected |= {
+        f'roi_head.0.bbox_head.{m}.{p}'
+        for m in ('fc_cls', 'fc_reg')
+        for p in WB
+    }
     expected |= {f'roi_head.0.mask_head.conv_logits.{p}' for p in WB}
     expected |= {f'aux_bbox_head.0.atss_cls.{p}' for p in WB}
     assert set(result.dropped) == expected
@@ -180,8 +188,10 @@ def test_cli_converts_and_reports(model_and_source, tmp_path, capsys,
 def test_cli_refuses_untrusted_pickles(tmp_path, load_script_fn):
     main = load_script_fn(CONVERTER).main
     src = tmp_path / 'odd.pth'
-    torch.save(dict(state_dict={'backbone.x': torch.zeros(1)},
-                    meta=dict(when=OddMeta())), src)
+    torch.save(
+        dict(
+            state_dict={'backbone.x': torch.zeros(1)},
+            meta=dict(when=OddMeta())), src)
     with pytest.raises(RuntimeError, match='--trust-source'):
         main([str(src), str(tmp_path / 'out.pth')])
     assert main([str(src), str(tmp_path / 'out.pth'), '--trust-source']) == 0
@@ -198,10 +208,11 @@ class OddMeta:
 def test_released_layouts_convert_completely(config):
     """The full R50 / Swin-L models: every tensor of the released layout has
     a target and every model tensor a source."""
-    import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+
+    import struct_det.models.detectors  # noqa: F401
     from struct_det.models.detectors.codetr import convert_codetr_state_dict
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'codetr', config))

@@ -44,9 +44,8 @@ def test_single_class_codino_on_evalmuse(path):
     assert model.aux_bbox_head.atss.type == 'CoATSSHead'
     assert model.aux_bbox_head.atss.num_classes == 1
     # by branch: DETR, RPN + RoI head ('rcnn'), ATSS
-    assert set(model.train_cfg) == {
-        'detr', 'rpn', 'rpn_proposal', 'rcnn', 'atss'
-    }
+    assert set(
+        model.train_cfg) == {'detr', 'rpn', 'rpn_proposal', 'rcnn', 'atss'}
     assert set(model.test_cfg) == {'detr', 'rpn', 'rcnn', 'atss'}
     assert model.train_cfg.rcnn.mask_size == 28
     assert model.test_cfg.rcnn.mask_thr_binary == 0.5
@@ -86,8 +85,9 @@ def test_real_configs_start_from_converted_released_weights(path):
     assert cfg.model.use_lsj
     pad = cfg.model.data_preprocessor.batch_augments[0]
     assert pad.type == 'BatchFixedSizePad' and tuple(pad.size) == (size, size)
-    pads = [t for t in cfg.test_dataloader.dataset.pipeline
-            if t['type'] == 'Pad']
+    pads = [
+        t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Pad'
+    ]
     assert pads and tuple(pads[0]['size']) == (size, size)
     tta_pads = [t for t in _flatten(cfg.tta_pipeline) if t['type'] == 'Pad']
     assert tta_pads and tuple(tta_pads[0]['size']) == (size, size)
@@ -112,8 +112,8 @@ def test_r50_config_takes_the_two_stage_branch_from_mmdet():
     import mmdet
     mask_rcnn = Config.fromfile(
         osp.join(
-            osp.dirname(mmdet.__file__), '.mim', 'configs', '_base_',
-            'models', 'mask-rcnn_r50_fpn.py')).model
+            osp.dirname(mmdet.__file__), '.mim', 'configs', '_base_', 'models',
+            'mask-rcnn_r50_fpn.py')).model
     model = _cfg(list(REAL)[0]).model
     assert model.train_cfg.rpn == mask_rcnn.train_cfg.rpn
     assert model.test_cfg.rpn == mask_rcnn.test_cfg.rpn

@@ -6,8 +6,12 @@ from mmengine.structures import InstanceData
 
 def _generator(**kwargs):
     from struct_det.models.detectors.codetr import PositiveQueryGenerator
-    cfg = dict(num_groups=1, embed_dims=16, num_classes=1,
-               max_queries_per_group=4, min_queries_per_group=2)
+    cfg = dict(
+        num_groups=1,
+        embed_dims=16,
+        num_classes=1,
+        max_queries_per_group=4,
+        min_queries_per_group=2)
     cfg.update(kwargs)
     torch.manual_seed(0)
     gen = PositiveQueryGenerator(**cfg)
@@ -28,8 +32,8 @@ META = [dict(img_shape=(100, 200)), dict(img_shape=(100, 200))]
 def test_targets_are_normalised_cxcywh_of_the_assigned_boxes():
     gen = _generator()
     img0 = _positives([[0, 0, 100, 50], [50, 50, 150, 100], [0, 0, 10, 10]],
-                      [0, 1, 0], [[10, 10, 110, 60], [0, 0, 0, 0],
-                                  [0, 0, 20, 20]])
+                      [0, 1, 0],
+                      [[10, 10, 110, 60], [0, 0, 0, 0], [0, 0, 20, 20]])
     img1 = _positives([[20, 20, 60, 60]], [0], [[20, 30, 60, 70]])
     query, ref, meta = gen([[img0, img1]], META)
     # two positives in img0 -> group length max(2, min 2) = 2
@@ -46,8 +50,10 @@ def test_targets_are_normalised_cxcywh_of_the_assigned_boxes():
     got_ref = {tuple(round(v, 4) for v in r) for r in ref[0].tolist()}
     assert got_ref == expected_ref
     order = [tuple(round(v, 4) for v in r) for r in ref[0].tolist()]
-    target_of = {(0.25, 0.25, 0.5, 0.5): [0.3, 0.35, 0.5, 0.5],
-                 (0.025, 0.05, 0.05, 0.1): [0.05, 0.1, 0.1, 0.2]}
+    target_of = {
+        (0.25, 0.25, 0.5, 0.5): [0.3, 0.35, 0.5, 0.5],
+        (0.025, 0.05, 0.05, 0.1): [0.05, 0.1, 0.1, 0.2]
+    }
     for row, key in enumerate(order):
         torch.testing.assert_close(meta['bbox_targets'][0][0, row],
                                    torch.tensor(target_of[key]))
@@ -98,7 +104,8 @@ def test_attn_mask_isolates_groups():
         [1, 1, 0, 0, 1],
         [1, 1, 0, 0, 1],
         [1, 1, 1, 1, 0],
-    ], dtype=torch.bool)
+    ],
+                            dtype=torch.bool)
     assert torch.equal(mask, expected)
 
 
@@ -124,10 +131,14 @@ def test_one_decoder_pass_equals_separate_passes(model_factory):
 
     def run(q, r, mask):
         states, references = decoder(
-            query=q, value=value, key_padding_mask=None,
-            self_attn_mask=mask, reference_points=r,
+            query=q,
+            value=value,
+            key_padding_mask=None,
+            self_attn_mask=mask,
+            reference_points=r,
             spatial_shapes=spatial_shapes,
-            level_start_index=level_start_index, valid_ratios=valid_ratios,
+            level_start_index=level_start_index,
+            valid_ratios=valid_ratios,
             reg_branches=model.bbox_head.reg_branches)
         return states, references
 
@@ -151,8 +162,8 @@ def test_priors_larger_than_the_image_stay_raw_unless_clamped(clamp):
     query's reference (normalised w, h > 1); ``clamp_references`` clips."""
     gen = _generator(clamp_references=clamp)
     # a 400x300 anchor centred in a 200x100 image, and an inner one
-    positives = _positives([[-100, -100, 300, 200], [20, 20, 60, 60]],
-                           [0, 0], [[0, 0, 200, 100], [20, 30, 60, 70]])
+    positives = _positives([[-100, -100, 300, 200], [20, 20, 60, 60]], [0, 0],
+                           [[0, 0, 200, 100], [20, 30, 60, 70]])
     _, ref, meta = gen([[positives, positives]], META)
     big = torch.tensor([.5, .5, 2., 3.])
     expected = big.clamp(0, 1) if clamp else big

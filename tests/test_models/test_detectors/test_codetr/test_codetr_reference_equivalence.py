@@ -27,7 +27,6 @@ of 1 are where the inverse-sigmoid eps matters.
 """
 import copy
 import functools
-import importlib.util
 import logging
 import math
 import os.path as osp
@@ -83,8 +82,9 @@ def compact_cfg():
 
 
 def _build(cfg, seed):
-    import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
+
+    import struct_det.models.detectors  # noqa: F401
     torch.manual_seed(seed)
     model = MODELS.build(copy.deepcopy(cfg))
     logger = MMLogger.get_current_instance()
@@ -101,6 +101,7 @@ def _build(cfg, seed):
 def shared():
     """(ours, dino): CoDETR and mmdet DINO holding the converted weights."""
     from mmdet.registry import MODELS
+
     from struct_det.models.detectors.codetr import convert_codetr_state_dict
     from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
@@ -283,11 +284,13 @@ def test_roi_features_come_from_each_images_own_map(shared):
             x1, y1, x2, y2 = roi[1:].tolist()
             # mmdet's level rule, scale = sqrt(area) against finest_scale
             scale = math.sqrt((x2 - x1) * (y2 - y1))
-            level = min(max(math.floor(math.log2(
-                scale / extractor.finest_scale + 1e-6)), 0), num_levels - 1)
+            level = min(
+                max(
+                    math.floor(
+                        math.log2(scale / extractor.finest_scale + 1e-6)), 0),
+                num_levels - 1)
             levels.add(level)
-            own = _own_maps(memory, shapes, img_id,
-                            ours.aux_downsample)[level]
+            own = _own_maps(memory, shapes, img_id, ours.aux_downsample)[level]
             expected = torchvision.ops.roi_align(
                 own, [roi[None, 1:]],
                 output_size=7,
@@ -295,7 +298,10 @@ def test_roi_features_come_from_each_images_own_map(shared):
                 sampling_ratio=0,
                 aligned=True)
             torch.testing.assert_close(
-                got[k:k + 1], expected, atol=1e-5, rtol=1e-4,
+                got[k:k + 1],
+                expected,
+                atol=1e-5,
+                rtol=1e-4,
                 msg=lambda m: f'RoI {k} (image {img_id}, level {level}): {m}')
     assert len(levels) >= 3, levels
 
@@ -352,8 +358,7 @@ def test_every_eval_branch_matches_the_reference(shared, eval_module,
             # masks on the branch's boxes; rescales the boxes as well
             expected = roi_head.predict_mask(
                 feats, [meta], [boxes], rescale=True)[0]
-            dev = instance_deviation_fn(got[img_id].pred_instances,
-                                        expected)
+            dev = instance_deviation_fn(got[img_id].pred_instances, expected)
             assert _within(dev), f'{eval_module}, image {img_id}: {dev}'
 
 
@@ -373,8 +378,7 @@ def test_head_inverts_references_at_the_reference_eps(shared):
             ref = references[layer].clamp(REFERENCE_EPS, 1 - REFERENCE_EPS)
             logit = torch.log(ref / (1 - ref))
             delta = head.reg_branches[layer](states[layer])
-            torch.testing.assert_close(boxes[layer],
-                                       (delta + logit).sigmoid())
+            torch.testing.assert_close(boxes[layer], (delta + logit).sigmoid())
             torch.testing.assert_close(cls[layer],
                                        head.cls_branches[layer](states[layer]))
 
@@ -461,15 +465,15 @@ def test_every_training_loss_matches_the_reference(shared):
             memory = memory.detach().requires_grad_()
             feats = _batch_maps(memory, shapes, ours.aux_downsample)
             rpn_losses, proposals = ours.rpn_head.loss_and_predict(
-                feats, copy.deepcopy(samples),
+                feats,
+                copy.deepcopy(samples),
                 proposal_cfg=ours.stage_train_cfgs[1]['rpn_proposal'])
-            roi_losses = StandardRoIHead.loss(ours.roi_head[0], feats,
-                                              proposals,
+            roi_losses = StandardRoIHead.loss(ours.roi_head[0],
+                                              feats, proposals,
                                               copy.deepcopy(samples))
             atss = ours.aux_bbox_head[0]
             atss_losses = ATSSHead.loss_by_feat(
-                atss, *atss(feats),
-                [s.gt_instances for s in samples], metas)
+                atss, *atss(feats), [s.gt_instances for s in samples], metas)
     finally:
         for hook in hooks:
             hook.remove()
@@ -477,15 +481,14 @@ def test_every_training_loss_matches_the_reference(shared):
         dino.eval()
 
     # DETR: matching, denoising and encoder losses
-    assert set(detr_losses) <= set(losses), sorted(set(detr_losses) -
-                                                   set(losses))
+    assert set(detr_losses) <= set(losses), sorted(
+        set(detr_losses) - set(losses))
     for name, value in detr_losses.items():
         _close(losses[name], value, msg=lambda m, n=name: f'{n}: {m}')
     # ... and the eps matters here (mmdet's 1e-5 gives other losses)
     differs = [
-        name for name in detr_losses
-        if not torch.allclose(detr_losses[name], mmdet_eps_losses[name],
-                              rtol=1e-4, atol=1e-6)
+        name for name in detr_losses if not torch.allclose(
+            detr_losses[name], mmdet_eps_losses[name], rtol=1e-4, atol=1e-6)
     ]
     assert differs, 'eps 1e-5 and 1e-3 agree: the test cannot tell them apart'
 
@@ -495,14 +498,14 @@ def test_every_training_loss_matches_the_reference(shared):
     pairs += [(f'aux0_{k}', v) for k, v in roi_losses.items()]
     pairs += [(f'aux1_{k}', v) for k, v in atss_losses.items()]
     assert {'aux0_loss_cls', 'aux0_acc', 'aux0_loss_bbox',
-            'aux0_loss_mask'} <= {name for name, _ in pairs}
+            'aux0_loss_mask'} <= {name
+                                  for name, _ in pairs}
     for name, value in pairs:
         _close(losses[name], value, msg=lambda m, n=name: f'{n}: {m}')
     # the RoI head's gradient into the encoder memory
     roi_total = sum(v for k, v in roi_losses.items() if 'loss' in k)
     expected_grad, = torch.autograd.grad(roi_total, memory)
-    ours_total = sum(v for k, v in losses.items()
-                     if k.startswith('aux0_loss'))
+    ours_total = sum(v for k, v in losses.items() if k.startswith('aux0_loss'))
     got_grad, = torch.autograd.grad(ours_total, captured['memory'])
     assert expected_grad.abs().sum() > 0
     torch.testing.assert_close(got_grad, expected_grad, atol=1e-7, rtol=1e-4)
@@ -528,13 +531,13 @@ def test_every_training_loss_matches_the_reference(shared):
             dist = (refs[img_id, used][:, None] - raw[None]).abs().amax(-1)
             assert float(dist.min(1).values.max()) < 1e-6
             is_pos = (positives.labels >= 0) & (positives.labels < 1)
-            assert int((labels[img_id] < 1).sum()) == min(
-                int(is_pos.sum()), size)
-            raw_outside |= bool(((refs[img_id, used] < 0) |
-                                 (refs[img_id, used] > 1)).any())
+            assert int((labels[img_id]
+                        < 1).sum()) == min(int(is_pos.sum()), size)
+            raw_outside |= bool(
+                ((refs[img_id, used] < 0) | (refs[img_id, used] > 1)).any())
         content = ours.pos_query_generator.pos_trans_norm[group](
-            ours.pos_query_generator.pos_trans[group](
-                _sine_embedding(refs, head.embed_dims // 2)))
+            ours.pos_query_generator.pos_trans[group](_sine_embedding(
+                refs, head.embed_dims // 2)))
         torch.testing.assert_close(pos_query[:, sl], content)
         with torch.no_grad():
             states, references = dino.decoder(
@@ -555,22 +558,28 @@ def test_every_training_loss_matches_the_reference(shared):
                     boxes = (head.reg_branches[layer](states[layer]) +
                              torch.log(ref / (1 - ref))).sigmoid()
                     expected = _reference_group_losses(
-                        head, head.cls_branches[layer](states[layer]),
-                        boxes, labels, weights, meta['bbox_targets'][group],
+                        head, head.cls_branches[layer](states[layer]), boxes,
+                        labels, weights, meta['bbox_targets'][group],
                         meta['bbox_weights'][group], metas)
                     for kind, value in expected.items():
                         name = f'{prefix}pos{group}_loss_{kind}'
                         if eps == REFERENCE_EPS:
-                            _close(losses[name].detach(), value, rtol=1e-4,
-                                   atol=1e-5,
-                                   msg=lambda m, n=name: f'{n}: {m}')
+                            _close(
+                                losses[name].detach(),
+                                value,
+                                rtol=1e-4,
+                                atol=1e-5,
+                                msg=lambda m, n=name: f'{n}: {m}')
                         elif not torch.allclose(
                                 losses[name].detach().reshape(-1),
-                                value.reshape(-1), rtol=1e-4, atol=1e-5):
+                                value.reshape(-1),
+                                rtol=1e-4,
+                                atol=1e-5):
                             pos_eps_differs.append(name)
         start += size
     # the full-image box (an RoI positive) is where the eps matters
-    assert any(name.startswith(('pos0', 'd0.pos0'))
-               for name in pos_eps_differs), pos_eps_differs
+    assert any(
+        name.startswith(('pos0', 'd0.pos0'))
+        for name in pos_eps_differs), pos_eps_differs
     assert raw_outside, 'no prior outside the image: the raw-anchor case ' \
         'was not exercised'

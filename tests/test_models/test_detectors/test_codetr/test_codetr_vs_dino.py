@@ -21,8 +21,12 @@ def compact_codino_cfg():
     cfg.use_lsj = False
     cfg.num_queries = 20
     cfg.backbone.update(
-        depth=18, base_channels=16, frozen_stages=-1, init_cfg=None,
-        norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False)
+        depth=18,
+        base_channels=16,
+        frozen_stages=-1,
+        init_cfg=None,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False)
     cfg.neck.in_channels = [16, 32, 64, 128]
     cfg.encoder.num_layers = 1
     cfg.decoder.num_layers = 1
@@ -35,9 +39,10 @@ def compact_codino_cfg():
 
 
 def test_codino_predicts_exactly_like_dino_with_its_weights():
-    import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
+
+    import struct_det.models.detectors  # noqa: F401
     from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
     cfg = compact_codino_cfg()
@@ -56,10 +61,11 @@ def test_codino_predicts_exactly_like_dino_with_its_weights():
     missing, unexpected = dino.load_state_dict(
         codino.state_dict(), strict=False)
     assert missing == []
-    assert {k.split('.')[0] for k in unexpected} == {
-        'rpn_head', 'roi_head', 'aux_bbox_head', 'aux_downsample',
-        'pos_query_generator'
-    }
+    assert {k.split('.')[0]
+            for k in unexpected} == {
+                'rpn_head', 'roi_head', 'aux_bbox_head', 'aux_downsample',
+                'pos_query_generator'
+            }
     codino.eval()
     dino.eval()
     # the box-only comparison: CoDETR would add masks from its RoI head
@@ -91,8 +97,9 @@ def test_codino_predicts_exactly_like_dino_with_its_weights():
 def test_dino_counterpart_of_a_built_config():
     """Building CoDETR writes into its config; the counterpart still
     builds."""
-    import struct_det.models.detectors  # noqa: F401
     from mmdet.registry import MODELS
+
+    import struct_det.models.detectors  # noqa: F401
     from struct_det.testing import dino_counterpart_cfg
     init_default_scope('mmdet')
     cfg = compact_codino_cfg()
