@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from .score_loss_utils import ScoreLoss, standardise
+from .score_loss_utils import BatchScoreLoss, standardise
 
 
 def norm_in_norm_loss(pred: torch.Tensor,
@@ -37,24 +37,15 @@ def norm_in_norm_loss(pred: torch.Tensor,
 
 
 @MODELS.register_module()
-class NormInNormLoss(ScoreLoss):
+class NormInNormLoss(BatchScoreLoss):
     """Norm-in-norm score regression loss (LoDa's default).
 
     Args:
-        loss_weight: weight of this term in the total loss.
-        eps: stabiliser of the batch standard deviations.
-        loss_name: key of this term in the loss dict (must contain ``loss``).
+        loss_weight (float): Weight of this term in the total loss.
+        eps (float): Stabiliser of the batch standard deviations.
+        loss_name (str, optional): Key of this term in the loss dict (must
+            contain ``loss``). Defaults to ``'loss_norm_in_norm'``.
     """
 
-    min_batch = 2
-
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 eps: float = 1e-8,
-                 loss_name: str = 'loss_norm_in_norm') -> None:
-        super().__init__(loss_weight, loss_name)
-        self.eps = eps
-
-    def compute(self, pred: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
-        return norm_in_norm_loss(pred, target, self.eps)
+    default_loss_name = 'loss_norm_in_norm'
+    loss_fn = staticmethod(norm_in_norm_loss)

@@ -2,7 +2,7 @@
 import torch
 from mmdet.registry import MODELS
 
-from .score_loss_utils import ScoreLoss, standardise
+from .score_loss_utils import BatchScoreLoss, standardise
 
 
 def plcc_loss(pred: torch.Tensor,
@@ -23,25 +23,16 @@ def plcc_loss(pred: torch.Tensor,
 
 
 @MODELS.register_module()
-class PLCCLoss(ScoreLoss):
+class PLCCLoss(BatchScoreLoss):
     """Pearson-correlation loss ``(1 - PLCC) / 2``, invariant to the score's
     scale.
 
     Args:
-        loss_weight: weight of this term in the total loss.
-        eps: stabiliser of the batch standard deviations.
-        loss_name: key of this term in the loss dict (must contain ``loss``).
+        loss_weight (float): Weight of this term in the total loss.
+        eps (float): Stabiliser of the batch standard deviations.
+        loss_name (str, optional): Key of this term in the loss dict (must
+            contain ``loss``). Defaults to ``'loss_plcc'``.
     """
 
-    min_batch = 2
-
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 eps: float = 1e-8,
-                 loss_name: str = 'loss_plcc') -> None:
-        super().__init__(loss_weight, loss_name)
-        self.eps = eps
-
-    def compute(self, pred: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
-        return plcc_loss(pred, target, self.eps)
+    default_loss_name = 'loss_plcc'
+    loss_fn = staticmethod(plcc_loss)

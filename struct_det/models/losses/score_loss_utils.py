@@ -1,7 +1,7 @@
 """What the score (MOS) regression losses share: input checks and the module
 skeleton.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -112,3 +112,39 @@ class ScoreLoss(nn.Module):
         """The unweighted loss of flattened ``(N,)`` predictions and targets.
         """
         raise NotImplementedError
+
+
+class BatchScoreLoss(ScoreLoss):
+    """Base of the score losses on batch-standardised scores.
+
+    Subclasses set :attr:`loss_fn` (``fn(pred, target, eps)``) and
+    ``default_loss_name``.
+
+    Args:
+        loss_weight (float): Weight of this term in the total loss.
+        eps (float): Stabiliser of the batch standard deviations.
+        loss_name (str, optional): Key of this term in the loss dict (must
+            contain ``loss``). Defaults to the class's ``default_loss_name``.
+    """
+
+    min_batch = 2
+    default_loss_name = 'loss_score'
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 eps: float = 1e-8,
+                 loss_name: Optional[str] = None) -> None:
+        super().__init__(
+            loss_weight,
+            self.default_loss_name if loss_name is None else loss_name)
+        self.eps = eps
+
+    @staticmethod
+    def loss_fn(pred: torch.Tensor, target: torch.Tensor,
+                eps: float) -> torch.Tensor:
+        """The unweighted loss on flattened ``(N,)`` tensors."""
+        raise NotImplementedError
+
+    def compute(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(pred, target, self.eps)
