@@ -1,9 +1,7 @@
 """Tests a struct_det (or any mmdet) config; mmdet's tools/test.py flags."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -11,6 +9,8 @@ from mmengine.runner import Runner
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
 from struct_det.engine import apply_calibrated_threshold
 from struct_det.utils import apply_tta, setup_cpu_distributed
+from struct_det.utils.runner_cli import (add_launcher_args, config_from_args,
+                                         parse_launcher_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,22 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs in xxx=yyy format')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser, argv)
 
 
 def trigger_visualization_hook(cfg: Config,
@@ -76,15 +63,7 @@ def trigger_visualization_hook(cfg: Config,
 
 def build_test_config(args: argparse.Namespace) -> Config:
     """Applies the command line to the config, as mmdet's test.py does."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = config_from_args(args)
     if args.checkpoint is not None:
         cfg.load_from = args.checkpoint
     # score_thr='calibrated' in the config's test_evaluator: the threshold the

@@ -1,14 +1,14 @@
 """Trains a struct_det (or any mmdet) config; mmdet's tools/train.py flags."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
 from struct_det.utils import setup_cpu_distributed
+from struct_det.utils.runner_cli import (add_launcher_args, config_from_args,
+                                         parse_launcher_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,36 +32,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='resume from this checkpoint, or from the latest in the work dir '
         'if none is '
         'given')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs in xxx=yyy format')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
-    # --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser, argv)
 
 
 def build_train_config(args: argparse.Namespace) -> Config:
     """Applies the command line to the config, as mmdet's train.py does."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = config_from_args(args)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
