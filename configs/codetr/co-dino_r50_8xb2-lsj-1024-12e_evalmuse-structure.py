@@ -18,185 +18,25 @@
 #   python tools/test.py  configs/codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py \
 #       work_dirs/.../best_structure_f1_score_epoch_N.pth --tta
 #
-# The ResNet-50, the RPN and the RoI head (with its mask branch) and their
-# train/test configs are mmdet's Mask R-CNN model base; only what differs is
-# written here. mmdet ships DINO and ATSS only as whole COCO configs, whose
-# dataset keys mmengine would refuse beside the dataset base (bases must not
-# share keys), so their values are written out below.
+# The model is ../_base_/models/co-dino_r50.py and the schedule mmdet's DINO
+# one (../_base_/schedules/dino_adamw_12e.py, 8 GPUs x 2 images as the
+# released recipe); written here: LSJ, the released weights, the checkpoint
+# rule, the TTA views.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/default_runtime.py',
-    '../_base_/datasets/evalmuse_structure_instance.py'
+    '../_base_/models/co-dino_r50.py',
+    '../_base_/datasets/evalmuse_structure_instance.py',
+    '../_base_/schedules/dino_adamw_12e.py', 'mmdet::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['struct_det'], allow_failed_imports=False)
 
 # ---------------------------------------------------------------- model
-num_classes = 1
-num_levels = 5
-embed_dims = 256  # as wide as mmdet's RPN and RoI heads
-num_queries = 900
-num_dec_layer = 6
-# the auxiliary heads' losses are scaled by num_dec_layer * loss_lambda
-loss_lambda = 2.0
-aux_weight = num_dec_layer * loss_lambda
 image_size = (1024, 1024)
-aux_strides = [4, 8, 16, 32, 64, 128]  # 5 memory levels + the extra one
-
 model = dict(
-    type='CoDETR',
-    num_queries=num_queries,
-    with_box_refine=True,
-    as_two_stage=True,
-    num_feature_levels=num_levels,
     # The released models were trained with LSJ: the padded 1024 square is
     # the image (no padding masks).
     use_lsj=True,
-    # 'detr' (COCO box AP 52.1), 'one-stage' (ATSS, 49.4) or 'two-stage'
-    # (Faster R-CNN, 47.9); only the chosen branch runs at test time.
-    eval_module='detr',
-    data_preprocessor=dict(
-        pad_size_divisor=1,  # DETR's (Mask R-CNN's base pads to 32)
-        batch_augments=[
-            dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
-        ]),
-    backbone=dict(norm_cfg=dict(requires_grad=False)),
-    neck=dict(
-        _delete_=True,
-        type='ChannelMapper',
-        in_channels=[256, 512, 1024, 2048],
-        kernel_size=1,
-        out_channels=embed_dims,
-        act_cfg=None,
-        norm_cfg=dict(type='GN', num_groups=32),
-        num_outs=num_levels),
-    # the DINO core: mmdet's dino-4scale_r50_8xb2-12e_coco.py at 5 levels,
-    # with Co-DINO's QualityFocalLoss
-    encoder=dict(
-        num_layers=6,
-        layer_cfg=dict(
-            self_attn_cfg=dict(
-                embed_dims=embed_dims, num_levels=num_levels, dropout=0.0),
-            ffn_cfg=dict(
-                embed_dims=embed_dims, feedforward_channels=2048,
-                ffn_drop=0.0))),
-    decoder=dict(
-        num_layers=num_dec_layer,
-        return_intermediate=True,
-        layer_cfg=dict(
-            self_attn_cfg=dict(
-                embed_dims=embed_dims, num_heads=8, dropout=0.0),
-            cross_attn_cfg=dict(
-                embed_dims=embed_dims, num_levels=num_levels, dropout=0.0),
-            ffn_cfg=dict(
-                embed_dims=embed_dims, feedforward_channels=2048,
-                ffn_drop=0.0)),
-        post_norm_cfg=None),
-    positional_encoding=dict(
-        num_feats=embed_dims // 2, normalize=True, offset=0.0, temperature=20),
-    bbox_head=dict(
-        type='CoDINOHead',
-        num_classes=num_classes,
-        sync_cls_avg_factor=True,
-        loss_cls=dict(
-            type='QualityFocalLoss',
-            use_sigmoid=True,
-            beta=2.0,
-            loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=5.0),
-        loss_iou=dict(type='GIoULoss', loss_weight=2.0)),
-    dn_cfg=dict(
-        label_noise_scale=0.5,
-        box_noise_scale=1.0,
-        group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=100)),
-    # customized positive queries: at most 300 per auxiliary head and image
-    pos_query_cfg=dict(max_queries_per_group=300, min_queries_per_group=9),
-    aux_norm_cfg=dict(type='GN', num_groups=32),
-    # the auxiliary heads read the encoder memory at aux_strides
-    rpn_head=dict(
-        anchor_generator=dict(
-            _delete_=True,
-            type='AnchorGenerator',
-            octave_base_scale=4,
-            scales_per_octave=3,
-            ratios=[0.5, 1.0, 2.0],
-            strides=aux_strides),
-        loss_cls=dict(loss_weight=1.0 * aux_weight),
-        loss_bbox=dict(loss_weight=1.0 * aux_weight)),
-    # one RoI head (the branch 'rcnn' of train_cfg/test_cfg), with the
-    # instance-mask branch
-    roi_head=dict(
-        type='CoStandardRoIHead',
-        bbox_roi_extractor=dict(
-            featmap_strides=aux_strides[:-1], finest_scale=56),
-        bbox_head=dict(
-            num_classes=num_classes,
-            reg_decoded_bbox=True,
-            loss_cls=dict(loss_weight=1.0 * aux_weight),
-            loss_bbox=dict(type='GIoULoss', loss_weight=10.0 * aux_weight)),
-        mask_roi_extractor=dict(
-            featmap_strides=aux_strides[:-1], finest_scale=56),
-        mask_head=dict(num_classes=num_classes)),
-    # dense auxiliary heads by branch name: mmdet's ATSS head
-    aux_bbox_head=dict(
-        atss=dict(
-            type='CoATSSHead',
-            num_classes=num_classes,
-            in_channels=embed_dims,
-            stacked_convs=1,
-            feat_channels=embed_dims,
-            anchor_generator=dict(
-                type='AnchorGenerator',
-                ratios=[1.0],
-                octave_base_scale=8,
-                scales_per_octave=1,
-                strides=aux_strides),
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[.0, .0, .0, .0],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            loss_cls=dict(
-                type='FocalLoss',
-                use_sigmoid=True,
-                gamma=2.0,
-                alpha=0.25,
-                loss_weight=1.0 * aux_weight),
-            loss_bbox=dict(type='GIoULoss', loss_weight=2.0 * aux_weight),
-            loss_centerness=dict(
-                type='CrossEntropyLoss',
-                use_sigmoid=True,
-                loss_weight=1.0 * aux_weight))),
-    # by branch: the DETR head, mmdet's rpn/rpn_proposal/rcnn, the ATSS head
-    train_cfg=dict(
-        detr=dict(
-            assigner=dict(
-                type='HungarianAssigner',
-                match_costs=[
-                    dict(type='FocalLossCost', weight=2.0),
-                    dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
-                    dict(type='IoUCost', iou_mode='giou', weight=2.0)
-                ])),
-        rpn_proposal=dict(nms_pre=4000),
-        rcnn=dict(assigner=dict(match_low_quality=False)),
-        atss=dict(
-            assigner=dict(type='ATSSAssigner', topk=9),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False)),
-    test_cfg=dict(
-        detr=dict(
-            # Distortion maps come from at most a few dozen regions per image;
-            # boxes below 0.05 never pass StructureMetric's thresholds and
-            # would only cost mask-head time.
-            max_per_img=100,
-            score_thr=0.05,
-            nms=dict(type='soft_nms', iou_threshold=0.8)),
-        rcnn=dict(score_thr=0.0),
-        atss=dict(
-            nms_pre=1000,
-            min_bbox_size=0,
-            score_thr=0.0,
-            nms=dict(type='nms', iou_threshold=0.6),
-            max_per_img=100)))
+    data_preprocessor=dict(batch_augments=[
+        dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
+    ]))
 load_from = 'checkpoints/co_dino_5scale_r50_lsj_8xb2_1x_coco-69a72d67_struct-det.pth'  # noqa
 
 # ---------------------------------------------------------------- data
@@ -243,29 +83,6 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# ---------------------------------------------------------------- schedule
-# mmdet's DINO schedule; 8 GPUs x 2 images, as the released recipe.
-max_epochs = 12
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.0001),
-    clip_grad=dict(max_norm=0.1, norm_type=2),
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[11],
-        gamma=0.1)
-]
-auto_scale_lr = dict(enable=False, base_batch_size=16)
-
 # ---------------------------------------------------------------- runtime
 # mmdet's default_runtime.py, checkpoints kept by the challenge's region F1
 # (a detector alone has no final score).
@@ -277,16 +94,8 @@ default_hooks = dict(
         rule='greater'))
 
 # ---------------------------------------------------------------- TTA
-# tools/test.py --tta: flips x two scales; boxes and masks are merged by
-# score-weighted mask voting (struct_det DetMaskTTAModel; mmdet's DetTTAModel
-# refuses masks). Views keep LSJ's fixed-size padding.
-tta_model = dict(
-    type='DetMaskTTAModel',
-    merge_mode='mask_vote',
-    iou_thr=0.5,
-    score_thr=0.05,
-    max_per_img=100,
-    mask_iou_stride=2)
+# tools/test.py --tta (the model base's DetMaskTTAModel): flips x two
+# scales. Views keep LSJ's fixed-size padding.
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(

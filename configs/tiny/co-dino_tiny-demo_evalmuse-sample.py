@@ -14,5 +14,4 @@ param_scheduler = [
         gamma=0.1)
 ]
 default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+    logger=dict(interval=50), checkpoint=dict(interval=max_iters))

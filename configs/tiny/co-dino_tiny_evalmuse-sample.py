@@ -1,22 +1,26 @@
 # A really tiny Co-DINO on the bundled sample data (128 px), for CPU tests and
-# the demo: the R50 config with a ResNet-18 layout at 1/4 width, 4 feature
+# the demo: the R50 model with a ResNet-18 layout at 1/4 width, 4 feature
 # levels of 32 channels, one encoder and two decoder layers, 30 queries, at
 # most 10 denoising queries, both auxiliary heads (RPN + RoI with the mask
 # branch, ATSS; losses unscaled but the RPN's) and their positive-query
-# groups, random init. Trains in seconds.
-_base_ = ['../codetr/co-dino_r50_8xb2-lsj-1024-12e_evalmuse-structure.py']
+# groups, smaller samplers and proposal counts, random init. Trains in
+# seconds: 40 iterations of the DINO schedule's AdamW at 1e-3.
+_base_ = [
+    '../_base_/models/co-dino_r50.py',
+    '../_base_/datasets/evalmuse_sample_instance.py',
+    '../_base_/schedules/dino_adamw_12e.py', 'mmdet::_base_/default_runtime.py'
+]
 
-image_size = (128, 128)
 embed_dims = 32
 num_levels = 4
 num_queries = 30
 aux_strides = [8, 16, 32, 64, 128]  # 4 memory levels + the extra one
 
+# ---------------------------------------------------------------- model
 model = dict(
-    use_lsj=False,
     num_queries=num_queries,
     num_feature_levels=num_levels,
-    data_preprocessor=dict(pad_mask=False, batch_augments=None),
+    data_preprocessor=dict(pad_mask=False),
     backbone=dict(
         depth=18,
         base_channels=16,
@@ -80,7 +84,7 @@ model = dict(
             loss_cls=dict(loss_weight=1.0),
             loss_bbox=dict(loss_weight=2.0),
             loss_centerness=dict(loss_weight=1.0))),
-    # partial dicts by branch, merged into the R50 config's
+    # partial dicts by branch, merged into the model base's
     train_cfg=dict(
         rpn=dict(sampler=dict(num=64)),
         rpn_proposal=dict(nms_pre=200, max_per_img=100),
@@ -93,36 +97,7 @@ model = dict(
         rpn=dict(nms_pre=200, max_per_img=100),
         rcnn=dict(max_per_img=num_queries),
         atss=dict(nms_pre=200, max_per_img=num_queries)))
-load_from = None
-
-# ---------------------------------------------------------------- data
-# the dataset base's plain pipelines at 128 px (no LSJ, no padding)
-data_root = 'data/evalmuse_sample/'
-meta_keys = {{_base_.meta_keys}}
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+tta_model = dict(max_per_img=num_queries, mask_iou_stride=1)
 
 # ---------------------------------------------------------------- schedule
 max_iters = 40
@@ -141,29 +116,14 @@ param_scheduler = [
         gamma=0.1)
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-3), clip_grad=dict(max_norm=1.0))
+auto_scale_lr = dict(base_batch_size=4)
+# one validation and one checkpoint, after the last iteration; the best one
+# carries its calibrated threshold, as the R50 config's
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(
+        by_epoch=False,
+        interval=max_iters,
+        save_best='structure/f1_score',
+        rule='greater'))
 log_processor = dict(by_epoch=False, window_size=10)
-auto_scale_lr = dict(enable=False, base_batch_size=4)
-
-# ---------------------------------------------------------------- TTA
-# two scales x {none, horizontal}, without the LSJ padding
-tta_model = dict(max_per_img=num_queries, mask_iou_stride=1)
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(96, 96), keep_ratio=True),
-                dict(type='Resize', scale=image_size, keep_ratio=True)
-            ],
-            [
-                dict(type='RandomFlip', prob=0.0),
-                dict(type='RandomFlip', prob=1.0, direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
-            [dict(type='PackDetInputs', meta_keys=meta_keys)],
-        ])
-]
