@@ -2,15 +2,14 @@
 transformer and query count (the same weights for the shared parts).
 
 Inference: Co-DINO with ``eval_module='detr'`` runs no auxiliary head, so it
-should cost what DINO costs (aim: ratio <= 1.05); it decodes as shipped
-(score threshold 0.05, then soft-NMS, which mmdet's DINOHead does not do),
-and the row with masks adds the instance-mask branch. The DETR classifier
-biases start at 0 instead of the focal-loss prior, so every query of the
-randomly initialised models passes the threshold: soft-NMS sees the full 100
-boxes and the mask head what soft-NMS keeps (the ``boxes out`` column).
-Training: one optimizer step
-(forward, backward, AdamW) with the auxiliary heads and positive-query
-groups, against DINO's.
+should cost what DINO costs (aim: ratio <= 1.05); it decodes as shipped (score
+threshold 0.05, then soft-NMS, which mmdet's DINOHead does not do), and the row
+with masks adds the instance-mask branch. The DETR classifier biases start at 0
+instead of the focal-loss prior, so every query of the randomly initialised
+models passes the threshold: soft-NMS sees the full 100 boxes and the mask head
+what soft-NMS keeps (the ``boxes out`` column). Training: one optimizer step
+(forward, backward, AdamW) with the auxiliary heads and positive-query groups,
+against DINO's.
 
     python benchmarks/codetr_speed.py  # small preset, CPU
     python benchmarks/codetr_speed.py --preset r50 --img-size 1024 \
@@ -31,6 +30,7 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import torch
+from _common import add_device_args, apply_threads
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 R50_CONFIG = osp.join(REPO, 'configs', 'codetr',
@@ -54,12 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='distortion boxes per training image')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--threads',
-        type=int,
-        default=None,
-        help='torch CPU threads (default: torch decides)')
+    add_device_args(parser)
     parser.add_argument(
         '--inference-only',
         action='store_true',
@@ -146,8 +141,7 @@ def timed(fns: Dict[str, Callable[[], None]], warmup: int, repeats: int,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     from mmdet.registry import MODELS
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope

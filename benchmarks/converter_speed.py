@@ -124,8 +124,8 @@ def time_rle_encoders(info_path: str, img_dir: str, repeat: int) -> tuple:
     """Best-of-``repeat`` seconds of a whole conversion with each encoder.
 
     Returns:
-        tuple[float, float, dict]: Seconds with ours, with pycocotools, and
-        the COCO dict (identical for both, checked).
+        tuple[float, float, dict]: Seconds with ours, with pycocotools, and the
+            COCO dict (identical for both, checked).
     """
     ours = rasterize._instances_in_window
     best = {}
@@ -172,8 +172,7 @@ def main() -> None:
     parser.add_argument(
         '--sample',
         default=osp.join(_REPO, 'data', 'evalmuse_sample'),
-        help='the bundled sample (make data); skipped if '
-        'missing')
+        help='the bundled sample (make data); skipped if missing')
     parser.add_argument(
         '--repeat',
         type=int,
@@ -242,8 +241,8 @@ def main() -> None:
         base_conv = rate['convert, same subset (full decode, baseline)']
         print(f'\nEvalMuse -> COCO converter, {len(keys)} records, '
               f'{len(coco["annotations"])} instances, '
-              f'{osp.getsize(out) / 1e6:.1f} MB JSON '
-              f'(data generation {t_make:.1f} s, not timed below)\n')
+              f'{osp.getsize(out) / 1e6:.1f} MB JSON (data generation '
+              f'{t_make:.1f} s, not timed below)\n')
         print('| stage | records | seconds | records/s | vs baseline |')
         print('|---|---:|---:|---:|---:|')
         for name, n, t, _ in rows:

@@ -1,6 +1,6 @@
 """Inference speed of the heatmap path (mmseg segmentor) against the instance
-path (the
-detectors a user would pick instead) on the bundled sample's val images.
+path (the detectors a user would pick instead) on the bundled sample's val
+images.
 
 Two measurements, each as a ratio against the instance path's Co-DINO:
 
@@ -155,8 +155,7 @@ def main(argv=None) -> int:
             'ratio'
         ]
     print(f'{num_val} val images of the sample, {args.threads} thread(s); '
-          'ratios against '
-          f'{anchor[0]}')
+          f'ratios against {anchor[0]}')
     print('| ' + ' | '.join(head) + ' |')
     print('|---|' + '---:|' * (len(head) - 1))
     for row in rows:

@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Dict, List
 
+from _common import add_device_args, apply_threads
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 PRESETS = {
@@ -66,12 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--steps', type=int, default=3, help='timed steps')
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--threads',
-        type=int,
-        default=None,
-        help='torch CPU threads (default: torch decides)')
+    add_device_args(parser)
     parser.add_argument(
         '--with-cp',
         action='store_true',
@@ -144,8 +141,7 @@ def run_setting(setting: str, args: argparse.Namespace, queue) -> None:
     import struct_det  # noqa: F401  registers the losses and the preprocessor
 
     MMLogger.get_instance('loda_benchmark', log_level='WARNING')
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     device = torch.device(args.device)
     preset = PRESETS[args.preset]
     torch.manual_seed(0)
@@ -219,13 +215,11 @@ def main(argv=None) -> int:
     baseline = results[0]
     preset = PRESETS[args.preset]
     print(f"\npreset {args.preset}: {preset['vit']['model_name']} + "
-          f"{preset['cnn']['model_name']}"
-          f", {preset['img_size']} px, batch {args.batch_size}, device "
-          f"{args.device}, "
-          f'median of {args.steps} steps\n')
+          f"{preset['cnn']['model_name']}, {preset['img_size']} px, batch "
+          f"{args.batch_size}, device {args.device}, median of {args.steps} "
+          'steps\n')
     print('| setting | trainable / total params | step time (s) | peak step '
-          'memory (MiB) '
-          '| time ratio | memory ratio |')
+          'memory (MiB) | time ratio | memory ratio |')
     print('|---|---|---|---|---|---|')
     for res in results:
         print(f"| {labels[res['setting']]} | {res['trainable'] / 1e6:.2f}M / "

@@ -150,8 +150,7 @@ def main(argv: list = None) -> None:
         import sys
         print(
             f'timing: import {imported - _START:.3f} load '
-            f'{loaded - imported:.3f} '
-            f'compute {done - loaded:.3f}',
+            f'{loaded - imported:.3f} compute {done - loaded:.3f}',
             file=sys.stderr)
 
 

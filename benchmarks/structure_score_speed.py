@@ -20,8 +20,8 @@ Example::
    run as whole processes, medians of ``--repeat-process`` runs; peak memory is
    the largest process's peak RSS (``wait4``; the files are written by a child
    so that this process stays small) and the process tree's peak PSS (sampled
-   every 20 ms: forked workers share the parent's pages). Both print the same
-   lines (checked), and in-process the same numbers to the last bit.
+   every 20 ms). Both print the same lines (checked), and in-process the same
+   numbers to the last bit.
 """
 import argparse
 import importlib.util
@@ -58,12 +58,13 @@ def _load_path(name, *parts):
 _load_path('struct_det_light_import',
            osp.dirname(importlib.util.find_spec('struct_det').origin),
            'light_import.py').import_light('struct_det.evaluation.submission')
-from struct_det.evaluation.functional import (MaskRegions, available_cpus,
-                                              image_region_counts,
+from struct_det.evaluation.functional import (MaskRegions, image_region_counts,
                                               match_regions, pred_min_area,
+                                              resolve_workers,
                                               score_submission)
-from struct_det.evaluation.submission import (format_readme, restricted_load,
-                                              validate_gt, validate_submission)
+from struct_det.evaluation.submission import (NonBinaryMasks, format_readme,
+                                              restricted_load, validate_gt,
+                                              validate_submission)
 
 EVALUATE = osp.join(_REPO, 'tools', 'evaluate_submission.py')
 RELEASED = osp.join(_REPO, 'benchmarks', 'released_scorer_procedure.py')
@@ -143,9 +144,9 @@ def make_submission_files(folder, num, seed=0, empty=0.2):
     ``folder``.
 
     GT: 0-3 blobs at 512x512 (~20% clean). Predictions at the image's original
-        size: the
-    GT blobs resized there, shifted and grown or shrunk, plus false positives
-    and specks; ``empty`` of them are empty. Scores follow the MOS with noise.
+    size: the GT blobs resized there, shifted and grown or shrunk, plus false
+    positives and specks; ``empty`` of them are empty. Scores follow the MOS
+    with noise.
 
     Returns:
         dict: paths ``pkl``, ``zip``, ``gt``.
@@ -231,8 +232,7 @@ def run_process(cmd, repeat):
 
     Returns:
         dict: median ``wall`` seconds, the largest ``rss`` and ``pss`` peaks
-            (MiB), the last
-        run's ``stdout`` and ``stderr``.
+            (MiB), the last run's ``stdout`` and ``stderr``.
     """
     walls, rss, pss = [], [], []
     for _ in range(repeat):
@@ -318,22 +318,27 @@ def whole_process_rows(num, repeat, seed):
             paths['gt'])
 
         def ours(workers=None):
+            # As tools/evaluate_submission.py runs: the masks' values are
+            # checked while each is scored.
             validate_gt(gts)
-            validate_submission(preds, keys=gts)
-            return score_submission(preds, gts, check=False, workers=workers)
+            validate_submission(preds, keys=gts, scan_pixels=False)
+            return score_submission(
+                preds,
+                gts,
+                check=False,
+                workers=workers,
+                inspect=NonBinaryMasks(list(gts)))
 
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             ref_s, ref = _timed(lambda: anchor.score(preds, gts),
                                 max(1, repeat // 2))
             ours_s, mine = _timed(ours, repeat)
-            cores = available_cpus()
-            pool_s, pooled = _timed(lambda: ours(workers=cores), repeat)
+            serial_s, serial = _timed(lambda: ours(workers=1), repeat)
         for key, value in ref.items():
-            if not (mine[key] == value == pooled[key]):
+            if not (mine[key] == value == serial[key]):
                 raise SystemExit(f'MISMATCH in {key}: {mine[key]!r} / '
-                                 f'{pooled[key]!r} vs '
-                                 f'{value!r}')
+                                 f'{serial[key]!r} vs {value!r}')
         empty = sum(1 for v in preds.values() if not v['pred_area'].any())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -346,8 +351,7 @@ def whole_process_rows(num, repeat, seed):
 
     rows = [
         f'{num} masks at original sizes ({empty} empty) vs a 512x512 gt.pkl; '
-        'medians of '
-        f'{repeat} runs; identical lines and numbers\n',
+        f'medians of {repeat} runs; identical lines and numbers\n',
         '| measure | released procedure | struct_det | released / struct_det '
         '|',
         '|---|---:|---:|---:|',
@@ -357,10 +361,11 @@ def whole_process_rows(num, repeat, seed):
             ours_zip['wall']),
         row('import only (`--help`)', released_import['wall'],
             ours_import['wall']),
-        row('computation only, in-process (default: serial)', ref_s, ours_s),
         row(
-            f'computation only, in-process, pool on all {cores} cores '
-            f'(`--workers {cores}`)', ref_s, pool_s),
+            'computation only, in-process (default: '
+            f'{resolve_workers(len(gts))} threads)', ref_s, ours_s),
+        row('computation only, in-process, serial (`--workers 1`)', ref_s,
+            serial_s),
         row('peak RSS, largest process (from output.pkl)', released['rss'],
             ours_pkl['rss'], 'MiB'),
         row('peak RSS, largest process (from the zip)', released['rss'],
@@ -383,8 +388,7 @@ def main(argv=None):
         '--ref-num',
         type=int,
         default=None,
-        help='time the baseline on the first N images only '
-        '(per-image times '
+        help='time the baseline on the first N images only (per-image times '
         'are compared); default: all')
     parser.add_argument('--repeat', type=int, default=3, help='best of N runs')
     parser.add_argument('--seed', type=int, default=0)
@@ -405,8 +409,7 @@ def main(argv=None):
     parser.add_argument(
         '--write-files',
         metavar='DIR',
-        help='only write the end-to-end files to DIR (used '
-        'internally)')
+        help='only write the end-to-end files to DIR (used internally)')
     args = parser.parse_args(argv)
     if args.write_files:
         make_submission_files(args.write_files, args.submission_num, args.seed)
@@ -463,18 +466,15 @@ def main(argv=None):
             (f'{name}, unavoidable cv2 calls only (bound for end to '
              'end)', len(cases), len(sub), regions, rows[-2][4], floor_ms))
 
-    print('counts identical to the per-pair scorer on every timed image; '
-          'best of '
-          f'{args.repeat} runs each; cv2 {cv2.__version__}, numpy '
+    print('counts identical to the per-pair scorer on every timed image; best '
+          f'of {args.repeat} runs each; cv2 {cv2.__version__}, numpy '
           f'{np.__version__}\n')
     print('| scenario | images (baseline) | regions / image | per-pair scorer '
-          'ms/img '
-          '| struct_det ms/img | speed-up |')
+          'ms/img | struct_det ms/img | speed-up |')
     print('|---|---|---|---|---|---|')
     for name, n, n_ref, regions, ref_ms, ours_ms in rows:
         print(f'| {name} | {n} ({n_ref}) | {regions:.1f} | {ref_ms:.3f} | '
-              f'{ours_ms:.3f} '
-              f'| {ref_ms / ours_ms:.1f}x |')
+              f'{ours_ms:.3f} | {ref_ms / ours_ms:.1f}x |')
     if args.submission_num:
         print()
         print('\n'.join(

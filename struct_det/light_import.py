@@ -56,9 +56,10 @@ def import_light(*names: str) -> List[ModuleType]:
     ``__init__``.
 
     Args:
-        names: full module names, e.g. ``'struct_det.evaluation.functional'``;
-            they (and everything they import) must not need the package
-            ``__init__`` files of :data:`LIGHT_PARENTS`.
+        *names (str): full module names, e.g.
+            ``'struct_det.evaluation.functional'``; they (and everything they
+            import) must not need the package ``__init__`` files of
+            :data:`LIGHT_PARENTS`.
 
     Returns:
         list: the modules, in the order given.
@@ -82,9 +83,8 @@ def import_light(*names: str) -> List[ModuleType]:
 
 def import_full() -> ModuleType:
     """Completes a process that used :func:`import_light`: runs the real
-    package
-    ``__init__`` files (registering everything), keeping the modules already
-    loaded.
+    package ``__init__`` files (registering everything), keeping the modules
+    already loaded.
 
     Returns:
         module: the ``struct_det`` package.

@@ -143,7 +143,7 @@ def batch_placements(model, canvas=(128, 128), ori_scale: float = 1.5):
 
     Returns:
         tuple: ``(image_a, image_b)``, dicts from a placement's name to the
-        image's ``pred_instances`` there, the reference placement first.
+            image's ``pred_instances`` there, the reference placement first.
     """
 
     def predict(images, canvas=None):
@@ -214,3 +214,108 @@ def load_script_fn():
 def smoke_tool():
     """``tools/misc/smoke_configs.py`` as a module, loaded once."""
     return load_script('tools/misc/smoke_configs.py')
+
+
+def run_tool(*args: str) -> str:
+    """Runs a repository script with this interpreter from the repository
+    root and asserts that it succeeds.
+
+    Args:
+        *args (str): The script's path relative to the root, then its
+            arguments.
+
+    Returns:
+        str: What it printed, stdout then stderr.
+    """
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def write_val_subset(sample_data_root: str, path: str, num_images: int) -> str:
+    """Writes the first images of the sample val split and their annotations as
+    a COCO file of their own.
+
+    Args:
+        sample_data_root (str): The sample data (``sample_data_root``).
+        path (str): Where to write the subset.
+        num_images (int): How many images to keep.
+
+    Returns:
+        str: ``path``.
+    """
+    import json
+    with open(osp.join(sample_data_root, 'annotations',
+                       'evalmuse_val.json')) as f:
+        coco = json.load(f)
+    coco['images'] = coco['images'][:num_images]
+    ids = {img['id'] for img in coco['images']}
+    coco['annotations'] = [
+        a for a in coco['annotations'] if a['image_id'] in ids
+    ]
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return str(path)
+
+
+def read_test_metrics(work_dir: str, structure_keys: tuple) -> dict:
+    """The metrics ``tools/test.py --work-dir work_dir`` wrote, asserting
+    that every ``structure/<key>`` of ``structure_keys`` is among them.
+
+    Args:
+        work_dir (str): The work dir of one test run.
+        structure_keys (tuple): StructureMetric keys that must be there.
+
+    Returns:
+        dict: The metrics, by their logged names.
+    """
+    import glob
+    import json
+    [metrics_file] = glob.glob(osp.join(work_dir, '*', '*.json'))
+    with open(metrics_file) as f:
+        metrics = json.loads(f.readline())
+    for key in structure_keys:
+        assert f'structure/{key}' in metrics, key
+    return metrics
+
+
+def assert_zip_scores_as_logged(zip_path: str, gt_path: str,
+                                metrics: dict) -> None:
+    """Asserts that the offline scorer (``tools/evaluate_submission.py``)
+    gives a submission zip the numbers the in-loop metric logged.
+
+    Args:
+        zip_path (str): The submission zip the test run wrote.
+        gt_path (str): The split's ``gt.pkl``.
+        metrics (dict): The run's metrics (``read_test_metrics``).
+    """
+    import json
+    out_json = osp.join(osp.dirname(str(zip_path)), 'scores.json')
+    run_tool('tools/evaluate_submission.py', str(zip_path), str(gt_path),
+             '--out-json', out_json)
+    with open(out_json) as f:
+        scores = json.load(f)
+    for key in ('final_score', 'f1_score', 'precision', 'recall', 'srcc',
+                'plcc'):
+        # the scorer's JSON writes NaN as null
+        ours = float('nan') if scores[key] is None else scores[key]
+        assert ours == pytest.approx(
+            metrics[f'structure/{key}'], abs=1e-4, nan_ok=True), key
+
+
+@pytest.fixture(scope='session')
+def tiny_e2e():
+    """The end-to-end helpers above for the tests: ``run_tool``,
+    ``write_val_subset``, ``read_test_metrics`` and
+    ``assert_zip_scores_as_logged`` as attributes.
+    """
+    import types
+    return types.SimpleNamespace(
+        run_tool=run_tool,
+        write_val_subset=write_val_subset,
+        read_test_metrics=read_test_metrics,
+        assert_zip_scores_as_logged=assert_zip_scores_as_logged)

@@ -2,20 +2,5 @@
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args]
 # Multi-process training on one node (GPUs with NCCL, or CPU processes with gloo when no
 # GPU is visible). NNODES/NODE_RANK/MASTER_ADDR/PORT set a multi-node run.
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-${PYTHON:-python} -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+source "$(dirname "$0")/misc/launch_common.sh"
+dist_launch "$2" "$(dirname "$0")/train.py" "$1" --launcher pytorch "${@:3}"

@@ -37,7 +37,8 @@ from struct_det.evaluation.functional import (DEFAULT_AREA_RATIO,
                                               DEFAULT_GT_MIN_AREA,
                                               DEFAULT_IOU_THR, PLCC_FITS,
                                               score_submission)
-from struct_det.evaluation.submission import (format_score_lines,
+from struct_det.evaluation.submission import (NonBinaryMasks,
+                                              format_score_lines,
                                               read_submission, restricted_load,
                                               save_json, validate_gt,
                                               validate_submission)
@@ -54,14 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--area-ratio',
         type=float,
         default=DEFAULT_AREA_RATIO,
-        help='predicted regions count above 512*512*ratio '
-        '(scorer: 0.0006)')
+        help='predicted regions count above 512*512*ratio (scorer: 0.0006)')
     parser.add_argument(
         '--gt-min-area',
         type=float,
         default=DEFAULT_GT_MIN_AREA,
-        help='GT regions count above this contour area '
-        '(scorer: 150)')
+        help='GT regions count above this contour area (scorer: 150)')
     parser.add_argument(
         '--iou-thr',
         type=float,
@@ -76,16 +75,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--workers',
         type=int,
         default=None,
-        help='processes counting regions (default: serial, '
-        'measured '
-        'fastest on 2 cores); the numbers do not depend on it')
+        help='threads counting regions (default: one per core from 64 '
+        'images on; 1: serial); the numbers do not depend on it')
     return parser.parse_args(argv)
 
 
 def main(argv=None, keep_alive: list = None) -> dict:
     """Scores PRED against GT; with ``keep_alive`` (a list) the loaded dicts
-    are appended to
-    it, so that the caller decides when (or whether) they are freed."""
+    are appended to it, so that the caller decides when (or whether) they are
+    freed."""
     args = parse_args(argv)
     try:
         preds, _ = read_submission(args.pred)
@@ -96,13 +94,16 @@ def main(argv=None, keep_alive: list = None) -> dict:
             warnings.simplefilter('ignore', UserWarning)
             notes = validate_gt(gts, args.gt)
             try:
-                notes += validate_submission(preds, keys=gts)
+                # The masks' values are checked while they are scored.
+                notes += validate_submission(
+                    preds, keys=gts, scan_pixels=False)
             except ValueError as err:
                 raise ValueError(f'{args.pred}: {err}') from err
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
     for note in notes:
         print(f'note: {note}', file=sys.stderr)
+    non_binary = NonBinaryMasks(list(gts))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', RuntimeWarning)
         result = score_submission(
@@ -113,7 +114,10 @@ def main(argv=None, keep_alive: list = None) -> dict:
             iou_thr=args.iou_thr,
             plcc_fit=args.plcc_fit,
             check=False,
-            workers=args.workers)
+            workers=args.workers,
+            inspect=non_binary)
+    for note in non_binary.notes():
+        print(f'note: {note}', file=sys.stderr)
     for w in caught:
         print(f'warning: {w.message}', file=sys.stderr)
     sys.stdout.write(format_score_lines(result))

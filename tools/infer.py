@@ -6,9 +6,8 @@ Example:
         --out-dir results/infer [--checkpoint C] [--tta] [--score-thr 0.3]
 
 with ``CONFIG`` a joint config (e.g. the tiny Mask2Former + LoDa one under
-``configs/tiny/``).
-Writes results.json (per image: score, regions, mask area) and one PNG overlay
-per image.
+``configs/tiny/``). Writes results.json (per image: score, regions, mask area)
+and one PNG overlay per image.
 """
 import argparse
 import os
@@ -37,8 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--score-thr',
         type=float,
         default=None,
-        help='instance threshold (default: calibrated, else 0 '
-        'for a joint '
+        help='instance threshold (default: calibrated, else 0 for a joint '
         'model, else 0.3)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')

@@ -65,15 +65,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     thr.add_argument(
         '--score-thr',
         type=float,
-        help='instance score threshold (>=) or heatmap '
-        f'threshold (>); default {DEFAULT_SCORE_THR}, '
-        'StructureMetric\'s default')
+        help='instance score threshold (>=) or heatmap threshold (>); default '
+        f'{DEFAULT_SCORE_THR}, StructureMetric\'s default')
     thr.add_argument(
         '--calibration',
         metavar='CKPT',
-        help='use the threshold calibrated on validation and '
-        'stored with this checkpoint by '
-        'StructureCalibrationHook')
+        help='use the threshold calibrated on validation and stored with this '
+        'checkpoint by StructureCalibrationHook')
     parser.add_argument(
         '--pred-source',
         choices=('auto', 'instances', 'heatmap', 'sem_seg'),
@@ -83,9 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--split-keys',
         '--ann-file',
         dest='split_keys',
-        help='EvalMuse *_info.json or COCO file of the '
-        'split; every one of its images must have a '
-        'prediction')
+        help='EvalMuse *_info.json or COCO file of the split; every one of '
+        'its images must have a prediction')
     runtime = parser.add_mutually_exclusive_group(required=True)
     runtime.add_argument(
         '--runtime', type=float, help='seconds per image for the readme')
@@ -93,8 +90,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--test-log',
         nargs='+',
         metavar='LOG',
-        help='tools/test.py text log(s); their per-image '
-        'times are summed (e.g. detector + score model)')
+        help='tools/test.py text log(s); their per-image times are summed '
+        '(e.g. detector + score model)')
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -111,8 +108,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--full-resolution',
         action='store_true',
-        help='keep masks at image size (default: the '
-        'scorer\'s 512x512, which scores identically)')
+        help='keep masks at image size (default: the scorer\'s 512x512, which '
+        'scores identically)')
     args = parser.parse_args(argv)
     if (args.out is None) == (args.out_file is None):
         parser.error('give the submission zip once, as OUT or --out')

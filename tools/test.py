@@ -3,14 +3,12 @@ import argparse
 
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
 from struct_det.engine import apply_calibrated_threshold
 from struct_det.utils import apply_tta, setup_cpu_distributed
-from struct_det.utils.runner_cli import (add_launcher_args, config_from_args,
-                                         parse_launcher_args)
+from struct_det.utils.runner_cli import (add_launcher_args, build_runner,
+                                         config_from_args, parse_launcher_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -20,8 +18,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         'checkpoint',
         nargs='?',
         default=None,
-        help='checkpoint file (a joint config may name its '
-        'members\' own)')
+        help='checkpoint file (a joint config may name its members\' own)')
     parser.add_argument(
         '--work-dir', help='the directory to save the evaluation metrics')
     parser.add_argument(
@@ -33,8 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='directory (inside the work dir) where painted '
-        'images are saved')
+        help='directory (inside the work dir) where painted images are saved')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -79,8 +75,7 @@ def build_test_config(args: argparse.Namespace) -> Config:
         # dicts, see the config); mmengine's FSDP wrapper would also bypass a
         # TTA model's test_step.
         print_log(
-            f'{args.config}: testing with the default runner, not '
-            f'{strategy}',
+            f'{args.config}: testing with the default runner, not {strategy}',
             logger='current')
         cfg.pop('runner_type')
         cfg.pop('strategy')
@@ -93,10 +88,7 @@ def build_test_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_test_config(args)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {args.out}: the output file must be a '

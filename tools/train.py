@@ -2,13 +2,11 @@
 import argparse
 
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import struct_det  # noqa: F401  registers modules, allows mmengine checkpoints
 from struct_det.utils import setup_cpu_distributed
-from struct_det.utils.runner_cli import (add_launcher_args, config_from_args,
-                                         parse_launcher_args)
+from struct_det.utils.runner_cli import (add_launcher_args, build_runner,
+                                         config_from_args, parse_launcher_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,8 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=str,
         const='auto',
         help='resume from this checkpoint, or from the latest in the work dir '
-        'if none is '
-        'given')
+        'if none is given')
     add_launcher_args(parser)
     return parse_launcher_args(parser, argv)
 
@@ -46,9 +43,8 @@ def build_train_config(args: argparse.Namespace) -> Config:
         else:
             if optim_wrapper != 'OptimWrapper':
                 raise ValueError(f'{args.config}: --amp needs '
-                                 'optim_wrapper.type='
-                                 "'OptimWrapper', the config has "
-                                 f"{optim_wrapper!r}")
+                                 "optim_wrapper.type='OptimWrapper', the "
+                                 f"config has {optim_wrapper!r}")
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
@@ -73,10 +69,7 @@ def build_train_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_train_config(args)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

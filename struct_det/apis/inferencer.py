@@ -236,9 +236,9 @@ class StructureInferencer:
 
         Yields:
             dict: ``image`` (path), ``height``, ``width``, ``score`` (the
-            predicted MOS, or None), ``regions`` (a list of
-            ``{'bbox': xyxy, 'score': float}``), ``mask`` (``(H, W)`` uint8
-            0/1 distortion mask) and ``score_thr``.
+                predicted MOS, or None), ``regions`` (a list of
+                ``{'bbox': xyxy, 'score': float}``), ``mask`` (``(H, W)`` uint8
+                0/1 distortion mask) and ``score_thr``.
         """
         images = list_images(inputs)
         bar = None

@@ -4,9 +4,9 @@ The COCO file keeps everything the info file holds: each image record has
 ``id``, ``file_name`` (``<key>.jpg``), ``width`` and ``height`` (read from the
 image header), ``prompt`` and, for labelled files, ``mos`` and the raw
 per-annotator regions (``annotator_regions``). Instances are the 8-connected
-components of the consensus mask (pixels marked by at least
-``min_annotators`` annotators), stored as RLE with ``bbox`` (xywh), ``area``
-and ``iscrowd`` 0; their union is the consensus mask pixel for pixel.
+components of the consensus mask (pixels marked by at least ``min_annotators``
+annotators), stored as RLE with ``bbox`` (xywh), ``area`` and ``iscrowd`` 0;
+their union is the consensus mask pixel for pixel.
 
 Example:
     >>> from struct_det.datasets.converter import (
@@ -31,7 +31,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..utils.atomic_io import atomic_write
-from .rasterize import RegionError, consensus_instances, parse_bbox_info
+from .rasterize import (RegionError, check_min_annotators, consensus_instances,
+                        parse_bbox_info)
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,8 @@ def _load_json_checked(path: str) -> Tuple[Any, set, Dict[int, list], list]:
 
     Returns:
         tuple: The document; the set of duplicated top-level keys;
-        ``{id(obj): repeated keys}`` for nested objects; and the list
-        keeping those objects alive (so that their ids stay unique).
+            ``{id(obj): repeated keys}`` for nested objects; and the list
+            keeping those objects alive (so that their ids stay unique).
     """
     found: List[Tuple[dict, List[str]]] = []
 
@@ -188,8 +189,7 @@ def _check_identity(key: Any, record: Any, top_dups: set,
         raise EvalMuseFormatError(problem, key=str(key), problem='bad_key')
     if key in top_dups:
         raise EvalMuseFormatError(
-            f'record {key!r}: the key occurs more than once in the info '
-            'file',
+            f'record {key!r}: the key occurs more than once in the info file',
             key=key,
             problem='duplicate_key')
     if dup_objects:  # walk records only if the parser saw repeats
@@ -326,21 +326,16 @@ def convert_evalmuse_structure(
 
     Returns:
         dict | tuple[dict, dict]: The COCO dict, or ``(train, val)`` when
-        ``val_ratio`` is given. Files without labels (no ``mos`` /
-        ``bbox_info`` anywhere: val/test) give image-only COCO dicts
-        (``info['labeled']`` is False, no ``mos`` in the image records).
+            ``val_ratio`` is given. Files without labels (no ``mos`` /
+            ``bbox_info`` anywhere: val/test) give image-only COCO dicts
+            (``info['labeled']`` is False, no ``mos`` in the image records).
 
     Raises:
         EvalMuseFormatError: On the first invalid record (unless
             ``skip_invalid``) naming its key and problem, or for an
             unreadable info file / image directory.
     """
-    if isinstance(
-            min_annotators,
-            bool) or not isinstance(min_annotators,
-                                    (int, np.integer)) or min_annotators < 1:
-        raise ValueError(
-            f'min_annotators must be an integer >= 1, got {min_annotators!r}')
+    check_min_annotators(min_annotators)
     if val_ratio is not None:
         _check_split_args(val_ratio, seed)
 
@@ -505,9 +500,8 @@ def dump_cocos(outputs: Mapping) -> None:
 
     Each file is written through :func:`struct_det.utils.atomic_write` to a
     temporary file next to its target. The writes nest, so every file is
-    complete before the first one is renamed into place, and an error
-    removes all temporary files; the renames follow the order of
-    ``outputs``.
+    complete before the first one is renamed into place, and an error removes
+    all temporary files; the renames follow the order of ``outputs``.
 
     Args:
         outputs (Mapping[str, dict]): ``{path: coco}``.

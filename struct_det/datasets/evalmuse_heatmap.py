@@ -65,9 +65,9 @@ class EvalMuseHeatmapDataset(BaseSegDataset):
 
         Returns:
             list[dict]: ``img_path``, ``img_id``, ``height``/``width`` (from
-            the image header, as the converter read them),
-            ``annotator_regions`` (None when unlabelled), ``min_annotators``,
-            ``mos`` and ``prompt``.
+                the image header, as the converter read them),
+                ``annotator_regions`` (None when unlabelled),
+                ``min_annotators``, ``mos`` and ``prompt``.
 
         Raises:
             ValueError: If the file is not a converter COCO file, or a

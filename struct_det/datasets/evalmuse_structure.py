@@ -36,7 +36,7 @@ class EvalMuseStructureDataset(CocoDataset):
 
         Returns:
             dict: The data info with ``mos`` (float or None) and ``prompt``
-            (str).
+                (str).
         """
         data_info = super().parse_data_info(raw_data_info)
         img_info = raw_data_info['raw_img_info']

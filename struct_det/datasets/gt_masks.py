@@ -1,11 +1,11 @@
 """Ground truths for the scorer (gt.pkl) from our COCO files.
 
-The consensus mask of an image is the union of its instances'
-segmentations, decoded with pycocotools the way ``COCO.annToMask`` decodes
-them (bit-equal on the sample data), and brought to 512x512 exactly as
-StructureMetric brings GT masks there; the ``mos`` of each image record is
-the score. Only numpy, OpenCV and pycocotools are
-imported, so ``tools/misc/make_gt_pkl.py`` runs without torch.
+The consensus mask of an image is the union of its instances' segmentations,
+decoded with pycocotools the way ``COCO.annToMask`` decodes them (bit-equal on
+the sample data), and brought to 512x512 exactly as StructureMetric brings GT
+masks there; the ``mos`` of each image record is the score. Only numpy, OpenCV
+and pycocotools are imported, so ``tools/misc/make_gt_pkl.py`` runs without
+torch.
 """
 import json
 from typing import Any, Dict, List
@@ -28,7 +28,7 @@ def _segmentation_rle(seg: Any, h: int, w: int) -> Any:
 
     Returns:
         Any: A compressed RLE, or None for no segmentation (None or an empty
-        polygon list), which ``COCO.annToMask`` would refuse.
+            polygon list), which ``COCO.annToMask`` would refuse.
     """
     if isinstance(seg, list):
         return mask_utils.merge(mask_utils.frPyObjects(seg, h, w)) \
@@ -46,9 +46,9 @@ def gt_from_coco(ann_file: str, size: int = SCORER_SIZE) -> Dict[str, dict]:
         size (int): The mask side. Defaults to the scorer's 512.
 
     Returns:
-        dict: ``{key: {"score": mos, "pred_area": (size, size) uint8 0/1}}``
-        in the file's image order; the mask is the union of the image's
-        instances.
+        dict: ``{key: {"score": mos, "pred_area": (size, size) uint8 0/1}}`` in
+            the file's image order; the mask is the union of the image's
+            instances.
 
     Raises:
         ValueError: Naming the image when it has no MOS, a segmentation is

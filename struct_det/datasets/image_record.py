@@ -14,7 +14,7 @@ def checked_mos(img_info: dict, ann_file: str) -> Optional[float]:
 
     Returns:
         float | None: The MOS, or None when the record has none (unlabelled
-        splits).
+            splits).
 
     Raises:
         ValueError: If the MOS is not a finite number, naming the file and

@@ -10,9 +10,8 @@ of the original image. The rules (see the spec, section 1):
   image;
 * polygons are filled like ``cv2.fillPoly``; fewer than 3 vertices carry no
   area;
-* coordinates are integers; finite floats are rounded half up
-  (``2.5 -> 3``); anything else (strings, ``None``, booleans, NaN, inf) is an
-  error;
+* coordinates are integers; finite floats are rounded half up (``2.5 -> 3``);
+  anything else (strings, ``None``, booleans, NaN, inf) is an error;
 * the consensus mask holds the pixels covered by at least ``min_annotators``
   annotators, each annotator's own regions OR-ed first so that one annotator
   counts once;
@@ -249,6 +248,21 @@ def region_extent(region: Region, height: int, width: int) -> Optional[tuple]:
     return x1, y1, x2, y2
 
 
+def _union_mask(regions: Sequence[RegionLike], height: int, width: int,
+                numbered: bool) -> np.ndarray:
+    """The OR of ``regions`` on a blank ``(height, width)`` uint8 mask, the
+    size checked first, each region parsed as it is drawn (errors name it
+    ``region <index>`` if ``numbered``, else ``region``).
+    """
+    _check_size(height, width)
+    mask = np.zeros((int(height), int(width)), dtype=np.uint8)
+    for r, region in enumerate(regions):
+        _draw_region(
+            mask, parse_region(region,
+                               f'region {r}' if numbered else 'region'))
+    return mask
+
+
 def region_mask(region: RegionLike, height: int, width: int) -> np.ndarray:
     """Rasterise a single region.
 
@@ -260,10 +274,7 @@ def region_mask(region: RegionLike, height: int, width: int) -> np.ndarray:
     Returns:
         np.ndarray: ``(height, width)`` uint8 mask of 0/1.
     """
-    _check_size(height, width)
-    mask = np.zeros((int(height), int(width)), dtype=np.uint8)
-    _draw_region(mask, parse_region(region))
-    return mask
+    return _union_mask([region], height, width, numbered=False)
 
 
 def annotator_mask(regions: Sequence[RegionLike], height: int,
@@ -278,11 +289,7 @@ def annotator_mask(regions: Sequence[RegionLike], height: int,
     Returns:
         np.ndarray: ``(height, width)`` uint8 mask of 0/1.
     """
-    _check_size(height, width)
-    mask = np.zeros((int(height), int(width)), dtype=np.uint8)
-    for r, region in enumerate(regions):
-        _draw_region(mask, parse_region(region, f'region {r}'))
-    return mask
+    return _union_mask(regions, height, width, numbered=True)
 
 
 def _as_parsed(bbox_info: Any) -> List[List[Region]]:
@@ -302,9 +309,9 @@ def _count_crop(parsed: List[List[Region]], height: int,
     happens inside the smallest window holding every region.
 
     Returns:
-        tuple | None: ``(counts, x0, y0)`` where ``counts[i, j]`` is the
-        count of image pixel ``(y0 + i, x0 + j)``; None if no region has
-        area inside the image.
+        tuple | None: ``(counts, x0, y0)`` where ``counts[i, j]`` is the count
+            of image pixel ``(y0 + i, x0 + j)``; None if no region has area
+            inside the image.
     """
     per_annotator = []
     for regions in parsed:
@@ -342,8 +349,8 @@ def annotator_count_map(bbox_info: Any, height: int, width: int) -> np.ndarray:
         width (int): Image width.
 
     Returns:
-        np.ndarray: ``(height, width)`` uint8 (uint16 beyond 255
-        annotators) count per pixel; each annotator adds at most 1.
+        np.ndarray: ``(height, width)`` uint8 (uint16 beyond 255 annotators)
+            count per pixel; each annotator adds at most 1.
     """
     _check_size(height, width)
     height, width = int(height), int(width)
@@ -357,7 +364,15 @@ def annotator_count_map(bbox_info: Any, height: int, width: int) -> np.ndarray:
     return counts
 
 
-def _check_k(min_annotators: Any) -> None:
+def check_min_annotators(min_annotators: Any) -> None:
+    """Raises unless ``min_annotators`` (K of a consensus) is an int >= 1.
+
+    Args:
+        min_annotators (Any): The value to check; a bool is not an int here.
+
+    Raises:
+        ValueError: If it is not an integer >= 1.
+    """
     if isinstance(
             min_annotators,
             bool) or not isinstance(min_annotators,
@@ -383,7 +398,7 @@ def consensus_mask(bbox_info: Any,
     Returns:
         np.ndarray: ``(height, width)`` uint8 mask of 0/1.
     """
-    _check_k(min_annotators)
+    check_min_annotators(min_annotators)
     _check_size(height, width)
     height, width = int(height), int(width)
     mask = np.zeros((height, width), dtype=np.uint8)
@@ -414,7 +429,7 @@ def consensus_instances(bbox_info: Any,
     Returns:
         list[dict]: As :func:`mask_to_instances`.
     """
-    _check_k(min_annotators)
+    check_min_annotators(min_annotators)
     _check_size(height, width)
     height, width = int(height), int(width)
     crop = _count_crop(_as_parsed(bbox_info), height, width)
@@ -464,8 +479,8 @@ def mask_to_instances(mask: np.ndarray) -> List[Dict[str, Any]]:
         mask (np.ndarray): ``(H, W)`` array; non-zero = foreground.
 
     Returns:
-        list[dict]: One dict per component, in the (deterministic) order
-        in which OpenCV labels the column-major raster, with
+        list[dict]: One dict per component, in the (deterministic) order in
+            which OpenCV labels the column-major raster, with
 
         - ``segmentation``: COCO RLE ``{"size": [H, W], "counts": str}``
           (the compressed counts decoded to ``str`` so it is JSON ready),

@@ -1,6 +1,6 @@
 """Engine extensions: the threshold calibration hook and its test-time
-counterpart, the
-random-state hook for exact resumes, FSDP optimizer wrappers."""
+counterpart, the random-state hook for exact resumes, FSDP optimizer
+wrappers."""
 from .calibration import (apply_calibrated_threshold, load_calibration,
                           read_calibration_file, read_checkpoint_meta)
 from .fsdp_wrap_policy import module_name_wrap_policy

@@ -28,7 +28,7 @@ def read_calibration_file(path: str) -> List[dict]:
     unreadable).
 
     Args:
-        path: the JSON file.
+        path (str): the JSON file.
 
     Returns:
         list: calibration entries, oldest first.
@@ -49,7 +49,7 @@ def read_checkpoint_meta(checkpoint_path: str) -> Dict[str, Any]:
     weights.
 
     Args:
-        checkpoint_path: a local checkpoint file.
+        checkpoint_path (str): a local checkpoint file.
 
     Returns:
         dict: the meta (empty if the checkpoint has none).
@@ -84,12 +84,13 @@ def load_calibration(checkpoint_path: str) -> Optional[dict]:
     weights.
 
     Args:
-        checkpoint_path: the checkpoint file.
+        checkpoint_path (str): the checkpoint file.
 
     Returns:
         dict or None: the entry (``score_thr``, ``f1_score``, ``curve``,
-        ``epoch``, ``iter``, ...) plus ``source`` (where it was found) and
-        ``stale`` (True when it comes from a validation of earlier weights).
+            ``epoch``, ``iter``, ...) plus ``source`` (where it was found) and
+            ``stale`` (True when it comes from a validation of earlier
+            weights).
     """
     meta = read_checkpoint_meta(checkpoint_path)
     trained = meta.get(TRAINED_ITERS_META_KEY)
@@ -111,8 +112,7 @@ def load_calibration(checkpoint_path: str) -> Optional[dict]:
 def _structure_metric_cfgs(evaluator: Any,
                            kind_name: str = 'StructureMetric') -> List[Any]:
     """The StructureMetric (or ``kind_name``) dicts inside an evaluator config
-    (dict, list
-    or Evaluator)."""
+    (dict, list or Evaluator)."""
     if evaluator is None:
         return []
     if isinstance(evaluator, (list, tuple)):
@@ -135,13 +135,13 @@ def apply_calibrated_threshold(
     StructureMetric(s).
 
     Args:
-        cfg: the mmengine ``Config`` (modified in place).
-        checkpoint_path: the checkpoint being tested.
+        cfg (Config): the mmengine ``Config`` (modified in place).
+        checkpoint_path (str, optional): the checkpoint being tested.
 
     Returns:
         float or None: the threshold applied, None when nothing was changed
-        (every StructureMetric sets its own threshold, no checkpoint, or no
-        calibration stored).
+            (every StructureMetric sets its own threshold, no checkpoint, or no
+            calibration stored).
     """
     targets = [
         m for m in _structure_metric_cfgs(cfg.get('test_evaluator'))
@@ -164,8 +164,7 @@ def apply_calibrated_threshold(
         # an unreadable meta must not stop the test run
         except Exception as err:
             print_log(
-                f'could not read the calibration of {checkpoint_path}: '
-                f'{err}',
+                f'could not read the calibration of {checkpoint_path}: {err}',
                 logger='current',
                 level=logging.WARNING)
     thr = None if calibration is None else calibration.get('score_thr')
@@ -174,10 +173,8 @@ def apply_calibrated_threshold(
             m.pop('score_thr', None)
         print_log(
             'no calibrated StructureMetric threshold stored with '
-            f'{checkpoint_path}; '
-            'using the metric default (train with '
-            'StructureCalibrationHook, or set '
-            'test_evaluator.score_thr)',
+            f'{checkpoint_path}; using the metric default (train with '
+            'StructureCalibrationHook, or set test_evaluator.score_thr)',
             logger='current',
             level=logging.WARNING)
         return None
@@ -189,18 +186,15 @@ def apply_calibrated_threshold(
              f'F1 {calibration.get("f1_score", float("nan")):.4f}')
     if calibration.get('stale'):
         print_log(
-            f'StructureMetric score_thr={thr:g} comes from the last '
-            f'{where} before '
-            f'{checkpoint_path} was saved, not from a validation of '
-            'these weights; '
-            'prefer a save_best checkpoint or set '
+            f'StructureMetric score_thr={thr:g} comes from the last {where} '
+            f'before {checkpoint_path} was saved, not from a validation of '
+            'these weights; prefer a save_best checkpoint or set '
             'test_evaluator.score_thr',
             logger='current',
             level=logging.WARNING)
     else:
         print_log(
-            f'StructureMetric score_thr={thr:g} calibrated on the '
-            f'{where} '
+            f'StructureMetric score_thr={thr:g} calibrated on the {where} '
             f'({calibration.get("source")})',
             logger='current')
     return thr

@@ -27,11 +27,12 @@ def module_name_wrap_policy(
     ``model_wrapper``.
 
     Args:
-        module: the module FSDP asks about.
-        recurse: whether FSDP asks to descend into the children (always: units
-            may sit anywhere below).
-        nonwrapped_numel: parameters not yet in a unit (unused).
-        module_names: the class names to wrap.
+        module (nn.Module): the module FSDP asks about.
+        recurse (bool): whether FSDP asks to descend into the children (always:
+            units may sit anywhere below).
+        nonwrapped_numel (int): parameters not yet in a unit (unused).
+        module_names (Sequence[str]): the class names to wrap. Defaults to
+            ``()``.
 
     Returns:
         bool: descend (``recurse``) or wrap this module.

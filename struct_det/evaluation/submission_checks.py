@@ -7,7 +7,8 @@ suspicious but scorable content into notes (also issued as warnings).
 """
 import os.path as osp
 import warnings
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Set, Tuple)
 
 import numpy as np
 
@@ -38,9 +39,50 @@ def _check_prediction(key: Any, entry: Any) -> List[Tuple[str, str]]:
     return [(kind, note) for kind, note in found if note]
 
 
+class NonBinaryMasks:
+    """Finds the scored masks that are not uint8 0/1, for a note.
+
+    The released scorer reads such masks too (every pixel > 0 after the
+    resize is foreground), but they usually mean a probability map or a
+    0/255 mask was submitted. Finding them reads every pixel;
+    :func:`validate_submission` does it in its own pass, and an instance
+    passed as ``score_submission(inspect=...)`` does it while each image is
+    scored, when the mask is read anyway.
+
+    Args:
+        keys (Sequence[str]): The scored keys, in scoring order.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self._found: Set[int] = set()
+
+    def __call__(self,
+                 index: int,
+                 pred_area: np.ndarray,
+                 gt_area: Any = None) -> None:
+        if pred_area.dtype != np.uint8 or pred_area.max() > 1:
+            self._found.add(index)
+
+    def notes(self) -> List[str]:
+        """The note about the masks found so far.
+
+        Returns:
+            list[str]: One note, or none when every mask is uint8 0/1.
+        """
+        if not self._found:
+            return []
+        first = self.keys[min(self._found)]
+        return [
+            f'{len(self._found)} masks are not uint8 0/1 (e.g. {first!r}); '
+            'the scorer counts every pixel > 0 after resizing as foreground'
+        ]
+
+
 def validate_submission(preds: Mapping,
                         keys: Optional[Iterable[str]] = None,
-                        all_records: bool = False) -> List[str]:
+                        all_records: bool = False,
+                        scan_pixels: bool = True) -> List[str]:
     """Check a submission before scoring or writing it.
 
     With ``keys``, only their records are scored (as by the released
@@ -53,11 +95,16 @@ def validate_submission(preds: Mapping,
             GT's); all must be present. Defaults to None.
         all_records (bool): Check the records outside ``keys`` too (for a
             file we write). Defaults to False.
+        scan_pixels (bool): Read every scored mask to note the ones that are
+            not uint8 0/1. False leaves that to a :class:`NonBinaryMasks`
+            passed to ``score_submission(inspect=...)``, which reads each
+            mask once instead of twice (what
+            ``tools/evaluate_submission.py`` does). Defaults to True.
 
     Returns:
-        list[str]: Notes about content the scorer scores but that looks
-        like a mistake (masks that are not uint8 0/1, negative mask values,
-        bool scores, unused keys), also issued as warnings.
+        list[str]: Notes about content the scorer scores but that looks like a
+            mistake (masks that are not uint8 0/1, negative mask values, bool
+            scores, unused keys), also issued as warnings.
 
     Raises:
         ValueError: Naming the key: missing keys (with a hint when they
@@ -96,19 +143,16 @@ def validate_submission(preds: Mapping,
         elif extra:
             notes.append(f'{len(extra)} submission keys are not in the split '
                          'and are ignored')
-    non_binary = []
+    scored = list(scored)
+    non_binary = NonBinaryMasks(scored)
     record_notes: Dict[str, List[str]] = {}
-    for key in scored:
+    for index, key in enumerate(scored):
         entry = preds[key]
         for kind, note in _check_prediction(key, entry):
             record_notes.setdefault(kind, []).append(note)
-        area = entry['pred_area']
-        if area.dtype != np.uint8 or area.max() > 1:
-            non_binary.append(key)
-    if non_binary:
-        notes.append(f'{len(non_binary)} masks are not uint8 0/1 (e.g. '
-                     f'{non_binary[0]!r}); the scorer counts every pixel > 0 '
-                     'after resizing as foreground')
+        if scan_pixels:
+            non_binary(index, entry['pred_area'])
+    notes.extend(non_binary.notes())
     notes.extend(summarize_notes(record_notes))
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
@@ -124,8 +168,8 @@ def validate_gt(gts: Mapping, source: str = 'GT') -> List[str]:
         source (str): The file name, for messages. Defaults to ``'GT'``.
 
     Returns:
-        list[str]: Notes about content scored the scorer's way but
-        suspicious (0/255 masks, bool scores), also issued as warnings.
+        list[str]: Notes about content scored the scorer's way but suspicious
+            (0/255 masks, bool scores), also issued as warnings.
 
     Raises:
         ValueError: Naming the file and key.

@@ -1,26 +1,33 @@
-"""Submission and gt.pkl files: restricted unpickling, reading and writing.
+"""Submission and gt.pkl files: reading and writing.
 
 A submission is a zip with ``output.pkl`` = ``{key: {"score": float,
 "pred_area": 2-D uint8 0/1 array}}`` (keys are image names without
 extension) and ``readme.txt`` (the fact sheet); a gt.pkl has the same form
-with 512x512 0/1 masks and the MOS. Pickles from outside are opened with
-:class:`RestrictedUnpickler`, which builds numpy arrays, dtypes, scalars and
-plain containers (:func:`struct_det.utils.safe_globals.
-submission_safe_globals`) and refuses everything else.
+with 512x512 0/1 masks and the MOS. Pickles from outside are opened with the
+restricted unpicklers of :mod:`.restricted_pickle` (numpy data and plain
+containers only), whose names this module re-exports.
 """
-import io
 import json
 import os.path as osp
 import pickle
 import zipfile
-import zlib
-from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ..utils.atomic_io import atomic_write
-from ..utils.safe_globals import submission_safe_globals
+from .restricted_pickle import (MappedUnpickler, RefusedGlobal,
+                                RestrictedUnpickler, restricted_load,
+                                restricted_load_stream, restricted_loads)
 from .submission_checks import validate_submission
+
+__all__ = [
+    'PRED_PKL', 'README', 'SCORE_LINES', 'MappedUnpickler', 'RefusedGlobal',
+    'RestrictedUnpickler', 'restricted_load', 'restricted_load_stream',
+    'restricted_loads', 'save_pickle', 'save_json', 'read_submission',
+    'format_score_lines', 'format_readme', 'write_submission', 'image_key',
+    'split_keys'
+]
 
 PRED_PKL = 'output.pkl'
 README = 'readme.txt'
@@ -29,89 +36,6 @@ SCORE_LINES = (('Final_Score', 'final_score'), ('SRCC', 'srcc'),
                ('PLCC', 'plcc'), ('Precision', 'precision'),
                ('Recall', 'recall'), ('F1_Score', 'f1_score'), ('GIoU',
                                                                 'giou'))
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """A pickle names a global :class:`RestrictedUnpickler` does not allow."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickle numpy arrays, dtypes, scalars and builtin containers only.
-
-    Submissions come from other people; a plain ``pickle.load`` would run
-    any callable the file names.
-    """
-    _ALLOWED = submission_safe_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        found = self._ALLOWED.get((module, name))
-        if found is None:
-            raise RefusedGlobal(
-                f'refusing to load {module}.{name}: submission pickles may '
-                'hold only numpy arrays, numpy scalars and dict/list/tuple '
-                '(convert tensors with .numpy() and scores with float())')
-        return found
-
-
-def restricted_loads(data: bytes, source: str = '<bytes>') -> Any:
-    """Load a pickle with :class:`RestrictedUnpickler`.
-
-    Args:
-        data (bytes): The pickle's bytes.
-        source (str): A name for error messages. Defaults to ``'<bytes>'``.
-
-    Returns:
-        Any: The unpickled object.
-
-    Raises:
-        ValueError: Naming the source when the pickle is corrupt or refers
-            to a type that is not allowed.
-    """
-    return restricted_load_stream(io.BytesIO(data), source)
-
-
-def restricted_load_stream(stream: IO[bytes], source: str = '<stream>') -> Any:
-    """Load a pickle from a binary file object with the restricted unpickler.
-
-    The pickle is read as it is parsed (a zip member decompresses piece by
-    piece), so memory holds the loaded objects, not also a copy of the file.
-
-    Args:
-        stream (IO[bytes]): A readable binary file object.
-        source (str): A name for error messages. Defaults to
-            ``'<stream>'``.
-
-    Returns:
-        Any: The unpickled object.
-
-    Raises:
-        ValueError: As :func:`restricted_loads`.
-    """
-    try:
-        return RestrictedUnpickler(stream).load()
-    except RefusedGlobal as err:
-        raise ValueError(f'{source}: {err}') from err
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            IndexError, TypeError, ValueError, zipfile.BadZipFile,
-            zlib.error) as err:
-        raise ValueError(f'{source}: not a readable pickle '
-                         f'({type(err).__name__}: {err})') from err
-
-
-def restricted_load(path: str) -> Any:
-    """Load a pickle file with :class:`RestrictedUnpickler`.
-
-    Args:
-        path (str): The pickle file.
-
-    Returns:
-        Any: The unpickled object.
-
-    Raises:
-        ValueError: As :func:`restricted_loads`.
-    """
-    with open(path, 'rb') as f:
-        return restricted_load_stream(f, path)
 
 
 def save_pickle(obj: Any, path: str) -> None:
@@ -138,12 +62,16 @@ def save_json(obj: Any, path: str) -> None:
 def read_submission(path: str) -> Tuple[Dict[str, dict], Optional[str]]:
     """Read a submission zip (``output.pkl`` + ``readme.txt``) or a pickle.
 
+    A bare pickle is mapped (:func:`~.restricted_pickle.restricted_load`):
+    its large arrays are read-only views of the file. A zip's pickle is
+    unpickled as it decompresses.
+
     Args:
         path (str): The ``.zip`` or bare ``output.pkl`` file.
 
     Returns:
-        tuple[dict, str | None]: The predictions dict and the readme text
-        (None for a bare pickle).
+        tuple[dict, str | None]: The predictions dict and the readme text (None
+            for a bare pickle).
 
     Raises:
         FileNotFoundError: When ``path`` is not a file.
@@ -181,8 +109,8 @@ def format_score_lines(result: Mapping[str, float]) -> str:
     """The scorer's output lines (``Final_Score: %.4f`` ... ``GIoU: %.4f``).
 
     Args:
-        result (Mapping[str, float]): The scores, keyed as
-            :data:`SCORE_LINES` names them.
+        result (Mapping[str, float]): The scores, keyed as :data:`SCORE_LINES`
+            names them.
 
     Returns:
         str: One line per score.
@@ -200,8 +128,8 @@ def format_readme(runtime_per_image: float,
     Args:
         runtime_per_image (float): Seconds per image.
         use_cpu (bool): Whether inference ran on CPU. Defaults to False.
-        extra_data (bool): Whether training used data beyond the
-            challenge's. Defaults to False.
+        extra_data (bool): Whether training used data beyond the challenge's.
+            Defaults to False.
         description (str): Free text, written on one line. Defaults to
             ``''``.
 
@@ -217,8 +145,7 @@ def format_readme(runtime_per_image: float,
     description = ' '.join(str(description).split())
     return (f'runtime per image [s] : {runtime_per_image:.2f}\n'
             f'CPU[1] / GPU[0] : {int(bool(use_cpu))}\n'
-            'Extra Data [1] / No Extra Data [0] : '
-            f'{int(bool(extra_data))}\n'
+            f'Extra Data [1] / No Extra Data [0] : {int(bool(extra_data))}\n'
             f'Other description : {description}\n')
 
 

@@ -26,8 +26,8 @@ def _decode_masks(masks: Any, shape: Tuple[int, int]) -> Any:
         shape (tuple[int, int]): ``(H, W)`` for an empty list.
 
     Returns:
-        Any: An (N, H, W) uint8 array, or ``masks`` unchanged when it is
-        not a list.
+        Any: An (N, H, W) uint8 array, or ``masks`` unchanged when it is not a
+            list.
     """
     if isinstance(masks, (list, tuple)):
         if not masks:
@@ -68,7 +68,7 @@ def prediction_mask(record: Any,
 
     Returns:
         np.ndarray | None: A uint8 0/1 mask, None when the record has no
-        predicted regions.
+            predicted regions.
 
     Raises:
         ValueError: When instances come without ``ori_shape``.
@@ -123,9 +123,9 @@ def predictions_from_results(mask_results: Optional[Sequence[Any]],
     Args:
         mask_results (Sequence, optional): Samples giving the regions
             (detector / heatmap / joint model).
-        score_results (Sequence, optional): Samples giving ``pred_score``
-            (e.g. a LoDa run); None to take the scores from
-            ``mask_results``. Defaults to None.
+        score_results (Sequence, optional): Samples giving ``pred_score`` (e.g.
+            a LoDa run); None to take the scores from ``mask_results``.
+            Defaults to None.
         score_thr (float): The threshold applied to instances or heatmaps.
             Defaults to :data:`DEFAULT_SCORE_THR`.
         pred_source (str): Which output gives the regions (see

@@ -609,7 +609,7 @@ def make_sample_record(seed: int,
 
     Returns:
         SampleRecord: Key, BGR image, the info record (labels only for
-        ``train``) and the planted distortions.
+            ``train``) and the planted distortions.
     """
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     width, height = image_size(rng, max_size)
@@ -674,9 +674,9 @@ def generate_sample_dataset(out_dir: str,
         progress (bool): Print one line per split. Default False.
 
     Returns:
-        dict: ``{"out_dir", "generated" (False if up to date),
-        "planted": {split: {key: [PlantedDistortion, ...]}}}`` (``planted``
-        is empty when nothing was generated).
+        dict: ``{"out_dir", "generated" (False if up to date), "planted":
+            {split: {key: [PlantedDistortion, ...]}}}`` (``planted`` is empty
+            when nothing was generated).
     """
     for name, value in (('seed', seed), ('num_train', num_train), ('num_val',
                                                                    num_val),

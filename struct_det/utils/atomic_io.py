@@ -12,9 +12,9 @@ def atomic_write(path: str,
     into place.
 
     Args:
-        path: the file to write; its folder is created.
-        write: called with the open temporary file.
-        mode: ``'wb'`` or ``'w'`` (text, UTF-8).
+        path (str): the file to write; its folder is created.
+        write (Callable[[IO], Any]): called with the open temporary file.
+        mode (str): ``'wb'`` or ``'w'`` (text, UTF-8). Defaults to ``'wb'``.
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)

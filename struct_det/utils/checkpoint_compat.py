@@ -59,7 +59,7 @@ def checkpoint_safe_globals() -> List[Any]:
 
     Returns:
         list: Classes and functions to pass to
-        ``torch.serialization.add_safe_globals``.
+            ``torch.serialization.add_safe_globals``.
     """
     from mmengine.logging import HistoryBuffer
 

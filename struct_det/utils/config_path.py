@@ -14,7 +14,7 @@ def resolve_config_path(path: str) -> str:
     install).
 
     Args:
-        path: the config path as written.
+        path (str): the config path as written.
 
     Returns:
         str: an existing file path.
@@ -32,6 +32,5 @@ def resolve_config_path(path: str) -> str:
         if osp.isfile(candidate):
             return candidate
     raise FileNotFoundError(f'config file {path!r} not found in the working '
-                            'directory '
-                            'nor in the installed struct_det '
+                            'directory nor in the installed struct_det '
                             f'({PACKAGE_ROOT}/.mim)')

@@ -23,9 +23,10 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that also wraps CPU modules.
 
     Args:
-        module: the model to wrap.
-        device_ids: the runner's ``[LOCAL_RANK]``; ignored for a CPU module,
-            for which torch's DDP requires ``None``.
+        module (torch.nn.Module): the model to wrap.
+        device_ids (list, optional): the runner's ``[LOCAL_RANK]``; ignored for
+            a CPU module, for which torch's DDP requires ``None``. Defaults to
+            None.
         **kwargs: passed to ``MMDistributedDataParallel``.
     """
 
@@ -46,11 +47,11 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     mmengine passes ``LOCAL_RANK`` there, which FSDP takes for a GPU index.
 
     Args:
-        cfg: the run's config; its ``env_cfg.dist_cfg`` and
+        cfg (Config): the run's config; its ``env_cfg.dist_cfg`` and
             ``model_wrapper_cfg`` (and an FSDP strategy's
             ``model_wrapper.device_id``) are set.
-        launcher: the launcher of the command line (``none``, ``pytorch``,
-            ``slurm``, ``mpi``).
+        launcher (str): the launcher of the command line (``none``,
+            ``pytorch``, ``slurm``, ``mpi``).
 
     Returns:
         bool: whether the run was switched to gloo on CPU.

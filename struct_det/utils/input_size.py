@@ -124,9 +124,9 @@ def config_input_size(cfg: Any) -> Optional[int]:
             dict or list).
 
     Returns:
-        int, optional: The size in pixels; None when the config fixes no
-        size at all (e.g. a joint model whose members bring their own
-        pipelines).
+        int, optional: The size in pixels; None when the config fixes no size
+            at all (e.g. a joint model whose members bring their own
+            pipelines).
     """
     root = getattr(cfg, '_cfg_dict', cfg)
     # What runs: the model, the dataloaders and the TTA pipeline (a joint
@@ -182,7 +182,7 @@ def min_input_size(cfg: Any) -> Optional[int]:
 
     Returns:
         int, optional: The smallest multiple of :func:`size_divisor` that has
-        enough tokens; None for other models.
+            enough tokens; None for other models.
     """
     model = _model(cfg)
     queries, levels = model.get('num_queries'), model.get('num_feature_levels')
@@ -211,7 +211,7 @@ def shrink_input_size(cfg: Any, input_size: int) -> Optional[Tuple[int, int]]:
 
     Returns:
         tuple[int, int], optional: ``(original size, new size)`` when the
-        config was shrunk, else None.
+            config was shrunk, else None.
 
     Raises:
         ValueError: When ``input_size`` is smaller than the divisor the model

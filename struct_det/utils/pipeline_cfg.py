@@ -40,8 +40,7 @@ def apply_tta(cfg: Config, source: str) -> Config:
         Config: ``cfg``.
 
     Raises:
-        RuntimeError: When the config has no ``tta_model`` or
-            ``tta_pipeline``.
+        RuntimeError: When the config has no ``tta_model`` or ``tta_pipeline``.
     """
     if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
         raise RuntimeError(f'{source}: test-time augmentation needs '
@@ -63,8 +62,8 @@ def strip_annotation_loading(transforms: Sequence) -> list:
             of a ``TestTimeAug``).
 
     Returns:
-        list: The transforms without any ``*LoadAnnotations`` step; stages
-        left empty are dropped.
+        list: The transforms without any ``*LoadAnnotations`` step; stages left
+            empty are dropped.
     """
     kept = []
     for transform in transforms:

@@ -51,7 +51,7 @@ def clear_weight_files(cfg: Any) -> List[str]:
     ``pretrained_cfg_overlay``.
 
     Args:
-        cfg: an mmengine ``Config``.
+        cfg (Config): an mmengine ``Config``.
 
     Returns:
         list[str]: the dotted names of the fields cleared.
@@ -91,7 +91,7 @@ def weight_file_references(cfg: Any) -> List[Tuple[str, str]]:
     or URLs.
 
     Args:
-        cfg: an mmengine ``Config``.
+        cfg (Config): an mmengine ``Config``.
 
     Returns:
         list: ``(dotted name, value)`` pairs; empty for a random-init config.

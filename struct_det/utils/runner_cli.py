@@ -1,7 +1,7 @@
 """What ``tools/train.py`` and ``tools/test.py`` share, as mmdet's tools do.
 
-The launcher options every runner tool takes, and the config they build from
-the command line.
+The launcher options every runner tool takes, the config they build from
+the command line and the runner they build from it.
 """
 import argparse
 import os
@@ -60,7 +60,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
     Returns:
         Config: The config; ``work_dir`` defaults to
-        ``./work_dirs/<config name>`` as in mmdet's tools.
+            ``./work_dirs/<config name>`` as in mmdet's tools.
     """
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -72,3 +72,20 @@ def config_from_args(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config):
+    """The runner of a config, as mmdet's tools build it: ``Runner`` unless
+    the config names a ``runner_type`` (e.g. ``FlexibleRunner``).
+
+    Args:
+        cfg (Config): The full config.
+
+    Returns:
+        Runner | FlexibleRunner: The runner.
+    """
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

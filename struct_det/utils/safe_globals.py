@@ -1,7 +1,7 @@
 """The globals a trusted pickle of numpy data may name: one allow-list.
 
 Both restricted loaders use it: the submission unpickler
-(:class:`struct_det.evaluation.submission_io.RestrictedUnpickler`) and the
+(:mod:`struct_det.evaluation.restricted_pickle`) and the
 ``torch.load(weights_only=True)`` allow-list of
 :mod:`struct_det.utils.checkpoint_compat`. Only numpy is imported, so the
 scorer's command-line tools load it without torch.
@@ -18,11 +18,11 @@ SafeGlobals = Dict[Tuple[str, str], Any]
 def numpy_safe_globals(frombuffer: bool = True) -> SafeGlobals:
     """The numpy globals that rebuild arrays, scalars and dtypes.
 
-    The array-rebuilding functions are resolved from the installed numpy
-    under both module spellings, since pickles written under numpy 1.x and
-    2.x name ``numpy.core`` and ``numpy._core`` for the same function.
-    numpy >= 1.25 pickles dtypes by their class
-    (``numpy.dtypes.Float64DType``, ...), which are listed too.
+    The array-rebuilding functions are resolved from the installed numpy under
+    both module spellings, since pickles written under numpy 1.x and 2.x name
+    ``numpy.core`` and ``numpy._core`` for the same function. numpy >= 1.25
+    pickles dtypes by their class (``numpy.dtypes.Float64DType``, ...), which
+    are listed too.
 
     Args:
         frombuffer (bool): include ``_frombuffer``, which pickle protocol 5

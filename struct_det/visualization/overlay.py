@@ -21,15 +21,21 @@ def draw_structure_overlay(image: np.ndarray,
     """Draws distortion regions and the structure score on an RGB image.
 
     Args:
-        image: (H, W, 3) uint8 RGB image.
-        mask: (H, W) distortion mask (non-zero = distorted), tinted with
-            ``color``; its outline is drawn too.
-        boxes: (N, 4) xyxy region boxes in image pixels.
-        box_scores: N confidences written beside the boxes.
-        score: the predicted structure score (MOS scale), written top-left.
-        color: RGB colour of regions.
-        alpha: tint opacity.
-        title: extra text after the score (e.g. ``'MOS 2.33'``).
+        image (np.ndarray): (H, W, 3) uint8 RGB image.
+        mask (np.ndarray, optional): (H, W) distortion mask (non-zero =
+            distorted), tinted with ``color``; its outline is drawn too.
+            Defaults to None.
+        boxes (np.ndarray, optional): (N, 4) xyxy region boxes in image pixels.
+            Defaults to None.
+        box_scores (Sequence[float], optional): N confidences written beside
+            the boxes. Defaults to None.
+        score (float, optional): the predicted structure score (MOS scale),
+            written top-left. Defaults to None.
+        color (tuple[int, int, int]): RGB colour of regions. Defaults to
+            ``(220, 20, 60)``.
+        alpha (float): tint opacity. Defaults to 0.45.
+        title (str, optional): extra text after the score (e.g.
+            ``'MOS 2.33'``). Defaults to None.
 
     Returns:
         np.ndarray: a new (H, W, 3) uint8 RGB image.
@@ -45,8 +51,7 @@ def draw_structure_overlay(image: np.ndarray,
     if mask is not None:
         if mask.shape != (height, width):
             raise ValueError(f'mask shape {mask.shape} differs from the '
-                             'image\'s '
-                             f'{(height, width)}')
+                             f'image\'s {(height, width)}')
         region = mask > 0
         canvas[region] = canvas[region] * (1 - alpha) + np.array(
             color, np.float32) * alpha
@@ -75,8 +80,7 @@ def draw_structure_overlay(image: np.ndarray,
     if text:
         _put_text(
             canvas,
-            ' '
-            ' '.join(text), (4, int(18 * font_scale / 0.5)),
+            '  '.join(text), (4, int(18 * font_scale / 0.5)),
             font_scale, (255, 255, 255),
             background=(0, 0, 0))
     return canvas
@@ -105,10 +109,10 @@ def tile_images(images: Sequence[np.ndarray],
     square.
 
     Args:
-        images: (H, W, 3) uint8 images.
-        columns: images per row.
-        cell: side of each cell in pixels.
-        pad: white margin between cells.
+        images (Sequence[np.ndarray]): (H, W, 3) uint8 images.
+        columns (int): images per row. Defaults to 4.
+        cell (int): side of each cell in pixels. Defaults to 256.
+        pad (int): white margin between cells. Defaults to 4.
 
     Returns:
         np.ndarray: the sheet, uint8 RGB.

@@ -11,10 +11,11 @@ def plot_score_scatter(pred: Sequence[float],
     """Writes a predicted-vs-MOS scatter plot (PNG) with the identity line.
 
     Args:
-        pred: predicted scores.
-        mos: ground-truth MOS of the same images.
-        out_file: output image path.
-        title: plot title (e.g. the SRCC/PLCC of the run).
+        pred (Sequence[float]): predicted scores.
+        mos (Sequence[float]): ground-truth MOS of the same images.
+        out_file (str): output image path.
+        title (str, optional): plot title (e.g. the SRCC/PLCC of the run).
+            Defaults to None.
     """
     import matplotlib
     matplotlib.use('Agg')

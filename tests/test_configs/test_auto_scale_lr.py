@@ -1,8 +1,7 @@
 """``tools/train.py --auto-scale-lr`` works with every shipped training config:
-mmdet's flag
-needs ``auto_scale_lr`` with both ``enable`` and ``base_batch_size``, and the
-base batch is
-the one the config's name promises (``8xb16`` = 8 GPUs x 16 images)."""
+mmdet's flag needs ``auto_scale_lr`` with both ``enable`` and
+``base_batch_size``, and the base batch is the one the config's name promises
+(``8xb16`` = 8 GPUs x 16 images)."""
 import glob
 import os.path as osp
 import re

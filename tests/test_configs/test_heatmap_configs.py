@@ -1,6 +1,5 @@
 """The real heatmap configs: published timm backbones by name, local weights,
-shapes that fit
-(built on the meta device: no memory, no weights)."""
+shapes that fit (built on the meta device: no memory, no weights)."""
 import copy
 import os.path as osp
 
@@ -55,8 +54,7 @@ def test_wecan_joint_config_names_both_tiers(repo_root):
     cfg = Config.fromfile(
         osp.join(
             repo_root,
-            'configs/joint/'
-            'structure-assessor_eva02-l-heatmap_mask2former-swin-l_evalmuse-structure.py'  # noqa: E501
+            'configs/joint/structure-assessor_eva02-l-heatmap_mask2former-swin-l_evalmuse-structure.py'  # noqa: E501
         ))
     assert cfg.model.type == 'StructureAssessor'
     assert cfg.model.regressor is None

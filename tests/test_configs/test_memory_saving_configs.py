@@ -74,9 +74,8 @@ def test_fsdp_variant_is_the_plain_model_under_fsdp():
 def test_checkpointing_gives_the_plain_losses(variant, tmp_path,
                                               sample_data_root, smoke_tool):
     """Two optimizer steps from the same seed: the second loss sees the first
-    step's
-    gradients, which went through the recomputed activations (fp32: AMP is off
-    on CPU)."""
+    step's gradients, which went through the recomputed activations (fp32: AMP
+    is off on CPU)."""
     from concurrent.futures import ThreadPoolExecutor
     tool = smoke_tool
     args = tool.parse_args([

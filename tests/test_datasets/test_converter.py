@@ -301,8 +301,7 @@ def test_unreadable_image(data):
 def test_duplicate_keys(data):
     _, img_dir, write = data
     rec = json.dumps(good_records()[KEY_A])
-    text = (f'{{"{KEY_A}": {rec}, "{KEY_B}": {rec}, '
-            f'"{KEY_A}": {rec}}}')
+    text = (f'{{"{KEY_A}": {rec}, "{KEY_B}": {rec}, "{KEY_A}": {rec}}}')
     with pytest.raises(EvalMuseFormatError) as e:
         convert(write(text), img_dir)
     assert (e.value.key, e.value.problem) == (KEY_A, 'duplicate_key')

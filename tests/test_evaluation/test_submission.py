@@ -1,5 +1,5 @@
-"""Submission files: restricted unpickling, validation, writing, conversion of
-saved outputs.
+"""Submission files: reading, validation, writing, conversion of saved
+outputs (the unpicklers: ``test_restricted_pickle.py``).
 """
 import json
 import os
@@ -7,7 +7,6 @@ import pickle
 import tracemalloc
 import warnings
 import zipfile
-from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -16,11 +15,11 @@ from pycocotools import mask as mask_utils
 
 from struct_det.datasets.gt_masks import gt_from_coco
 from struct_det.evaluation.functional import score_submission, to_scorer_mask
-from struct_det.evaluation.submission_checks import validate_submission
+from struct_det.evaluation.submission_checks import (NonBinaryMasks,
+                                                     validate_submission)
 from struct_det.evaluation.submission_io import (format_readme,
                                                  format_score_lines,
-                                                 read_submission,
-                                                 restricted_loads, split_keys,
+                                                 read_submission, split_keys,
                                                  write_submission)
 from struct_det.evaluation.submission_preds import predictions_from_results
 from struct_det.utils.test_log import runtime_from_test_log
@@ -45,42 +44,6 @@ def _preds():
             'pred_area': np.zeros((64, 96), np.uint8)
         }
     }
-
-
-class _Exploit:
-
-    def __reduce__(self):
-        return (os.system, ('echo pwned', ))
-
-
-def test_restricted_unpickler_loads_numpy_and_containers():
-    obj = OrderedDict(
-        x={
-            'arr': np.arange(6, dtype=np.float32).reshape(2, 3),
-            'flags': np.array([True, False]),
-            'scalar': np.float64(2.5),
-            'int': np.int64(3),
-            'items': [1, (2.0, 'x')],
-            'set': {1, 2}
-        })
-    for protocol in (2, 4, 5):
-        loaded = restricted_loads(pickle.dumps(obj, protocol=protocol))
-        np.testing.assert_array_equal(loaded['x']['arr'], obj['x']['arr'])
-        assert loaded['x']['arr'].dtype == np.float32 and loaded['x'][
-            'scalar'] == 2.5
-        assert loaded['x']['items'] == [1, (2.0, 'x')
-                                        ] and loaded['x']['set'] == {1, 2}
-
-
-@pytest.mark.parametrize('payload,match', [
-    (_Exploit(), r'refusing to load (posix|nt|os)\.system'),
-    (torch.zeros(2), r'refusing to load torch'),
-])
-def test_restricted_unpickler_refuses_other_globals(payload, match):
-    with pytest.raises(ValueError, match=match):
-        restricted_loads(pickle.dumps({'k': payload}), 'sub.pkl')
-    with pytest.raises(ValueError, match='not a readable pickle'):
-        restricted_loads(b'\x80\x04garbage', 'sub.pkl')
 
 
 def test_write_and_read_roundtrip(tmp_path):
@@ -115,8 +78,7 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 def test_zip_pickle_is_read_without_a_second_full_copy(tmp_path):
     """The zip member is unpickled as it decompresses: the peak is the loaded
-    arrays plus
-    small buffers, not also the whole decompressed pickle (2x with
+    arrays plus small buffers, not also the whole decompressed pickle (2x with
     ``zf.read``)."""
     num, side = 16, 1024
     preds = {
@@ -165,8 +127,7 @@ def test_read_submission_container_errors(tmp_path):
 
 def test_validate_submission():
     with pytest.raises(
-            ValueError, match=r'lacks 1 of 2 keys.*carry a file '
-            r'extension'):
+            ValueError, match=r'lacks 1 of 2 keys.*carry a file extension'):
         validate_submission(
             {
                 KEY_A + '.jpg': _preds()[KEY_A],
@@ -383,11 +344,9 @@ def test_runtime_from_test_log(tmp_path):
     log = tmp_path / 'run.log'
     log.write_text(
         '2025/02/26 10:00:00 - mmengine - INFO - Epoch(test) [ 50/200]    '
-        'eta: 0:01:00  '
-        'time: 0.4000  data_time: 0.0100  memory: 900\n'
+        'eta: 0:01:00  time: 0.4000  data_time: 0.0100  memory: 900\n'
         '2025/02/26 10:01:00 - mmengine - INFO - Epoch(test) [200/200]    '
-        'structure/f1: 0.5  '
-        'data_time: 0.0100  time: 0.5000\n')
+        'structure/f1: 0.5  data_time: 0.0100  time: 0.5000\n')
     assert runtime_from_test_log(str(log)) == 0.5
     assert runtime_from_test_log(str(log), batch_size=2) == 0.25
     log.write_text('Epoch(test) [ 50/200]  time: 0.3000\nEpoch(test) '
@@ -446,3 +405,44 @@ def test_one_default_score_threshold():
     assert StructureMetric.DEFAULT_SCORE_THR is DEFAULT_SCORE_THR
     assert infer_thr is DEFAULT_SCORE_THR
     assert StructureMetric().score_thrs == [DEFAULT_SCORE_THR]
+
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_non_binary_masks_found_while_scoring(workers):
+    rng = np.random.default_rng(0)
+    keys = [f'{i:032x}' for i in range(9)]
+    gts = {
+        k: {
+            'score': float(i % 5 + 1),
+            'pred_area': (rng.random((64, 64)) > 0.9).astype(np.uint8)
+        }
+        for i, k in enumerate(keys)
+    }
+    preds = {
+        k: {
+            'score': float(rng.random()),
+            'pred_area': (rng.random((96, 80)) > 0.9).astype(np.uint8)
+        }
+        for k in keys
+    }
+    preds[keys[5]]['pred_area'] *= np.uint8(255)
+    preds[keys[3]]['pred_area'] = preds[keys[3]]['pred_area'].astype(np.int16)
+    found = NonBinaryMasks(keys)
+    seen = []
+
+    def inspect(index, pred_area, gt_area):
+        seen.append(index)
+        assert pred_area is preds[keys[index]]['pred_area']
+        assert gt_area is gts[keys[index]]['pred_area']
+        found(index, pred_area, gt_area)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        result = score_submission(
+            preds, gts, check=False, workers=workers, inspect=inspect)
+        assert result == score_submission(preds, gts, workers=workers)
+        assert found.notes() == validate_submission(preds, keys=keys)
+    assert sorted(seen) == list(range(len(keys)))
+    assert found.notes()[0].startswith(
+        f"2 masks are not uint8 0/1 (e.g. '{keys[3]}')")
+    assert validate_submission(preds, keys=keys, scan_pixels=False) == []

@@ -52,8 +52,7 @@ def _test_metrics(log: str) -> dict:
     assert lines, f'no test summary in the log:\n{log[-3000:]}'
     return {
         k: v
-        for k, v in re.findall(r'(structure/[\w.]+): '
-                               r'(\S+)', lines[-1])
+        for k, v in re.findall(r'(structure/[\w.]+): (\S+)', lines[-1])
     }
 
 

@@ -15,7 +15,8 @@ import torch
 from pycocotools import mask as mask_utils
 
 from struct_det.evaluation.functional import score_submission
-from struct_det.evaluation.submission import read_submission, restricted_load
+from struct_det.evaluation.submission import (read_submission, restricted_load,
+                                              validate_submission)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 KEYS = [f'{i:032x}' for i in range(6)]
@@ -174,8 +175,7 @@ def test_evaluate_rejects_invalid_submission(files, tmp_path, capsys):
         zf.writestr('output.pkl', pickle.dumps(bad))
         zf.writestr('readme.txt', 'x')
     with pytest.raises(
-            SystemExit, match=f"'{KEYS[0]}': pred_area is a bool "
-            "array"):
+            SystemExit, match=f"'{KEYS[0]}': pred_area is a bool array"):
         evaluate([str(bad_zip), gt_pkl])
     missing = tmp_path / 'missing.pkl'
     missing.write_bytes(
@@ -217,8 +217,7 @@ def test_make_submission_needs_every_split_key(files, tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(
             SystemExit,
-            match=r'test_info.json: no '
-            r'"Epoch\(test\).*pass --runtime'):
+            match=r'test_info.json: no "Epoch\(test\).*pass --runtime'):
         make([results, str(out), '--test-log', str(info)])
     log = tmp_path / 'test.log'
     log.write_text('Epoch(test) [6/6]  time: 0.8000  data_time: 0.1\n')
@@ -276,9 +275,8 @@ def test_make_submission_uses_the_calibrated_threshold(files, tmp_path,
 
 def test_scorer_tools_run_without_torch(files, tmp_path):
     """The scorer CLIs import numpy, OpenCV and SciPy only: no torch, mmcv,
-    mmdet, mmengine
-    after their imports and after scoring and writing a gt.pkl (in a fresh
-    process)."""
+    mmdet, mmengine after their imports and after scoring and writing a gt.pkl
+    (in a fresh process)."""
     root, coco, _ = files
     gts = {}
     for i, key in enumerate(KEYS):
@@ -333,3 +331,38 @@ def test_make_submission_uses_the_shared_default_threshold():
     from struct_det.evaluation.submission_preds import DEFAULT_SCORE_THR
     make = _load_tool('tools/make_submission.py')
     assert make.DEFAULT_SCORE_THR is DEFAULT_SCORE_THR
+
+
+def test_evaluate_notes_non_binary_masks_while_scoring(files, tmp_path,
+                                                       capsys):
+    """The tool reads each mask's values while scoring it; the note is the
+    one validate_submission's own pass gives, for any thread count."""
+    root, coco, _ = files
+    gt_pkl = str(tmp_path / 'gt.pkl')
+    _load_tool('tools/misc/make_gt_pkl.py').main([coco, '--out', gt_pkl])
+    gts = restricted_load(gt_pkl)
+    preds = {
+        k: {
+            'score': float(i),
+            'pred_area': v['pred_area'].copy()
+        }
+        for i, (k, v) in enumerate(gts.items())
+    }
+    preds[KEYS[2]]['pred_area'] *= np.uint8(255)
+    preds[KEYS[4]]['pred_area'] = preds[KEYS[4]]['pred_area'] * np.float32(0.7)
+    sub = tmp_path / 'output.pkl'
+    sub.write_bytes(pickle.dumps(preds, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        expected_note = validate_submission(preds, keys=gts)
+        expected = score_submission(preds, gts)
+    assert expected_note == [
+        f"2 masks are not uint8 0/1 (e.g. '{KEYS[2]}'); the scorer counts "
+        'every pixel > 0 after resizing as foreground'
+    ]
+    evaluate = _load_tool('tools/evaluate_submission.py').main
+    for workers in ('1', '2'):
+        result = evaluate([str(sub), gt_pkl, '--workers', workers])
+        err = capsys.readouterr().err
+        assert f'note: {expected_note[0]}' in err.splitlines(), err
+        assert result == expected

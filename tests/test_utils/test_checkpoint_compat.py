@@ -76,8 +76,8 @@ def test_fresh_process_loads_a_checkpoint(tmp_path):
     import sys
     path = tmp_path / 'ckpt.pth'
     torch.save(_mmengine_like_checkpoint(), str(path))
-    code = ('import struct_det, torch; '
-            f'ck = torch.load({str(path)!r}, weights_only=True); '
+    code = (f'import struct_det, torch; ck = torch.load({str(path)!r}, '
+            'weights_only=True); '
             "print(ck['message_hub']['log_scalars']['train/loss'].current())")
     out = subprocess.run([sys.executable, '-c', code],
                          capture_output=True,
@@ -87,7 +87,7 @@ def test_fresh_process_loads_a_checkpoint(tmp_path):
 
 
 def test_one_numpy_allow_list_for_checkpoints_and_submissions():
-    from struct_det.evaluation.submission_io import RestrictedUnpickler
+    from struct_det.evaluation.restricted_pickle import RestrictedUnpickler
     from struct_det.utils.checkpoint_compat import checkpoint_safe_globals
     from struct_det.utils.safe_globals import (numpy_safe_globals,
                                                submission_safe_globals)

@@ -58,8 +58,7 @@ def main(argv=None) -> None:
         sys.exit(f'error: {err}')
     save_pickle(gts, args.out)
     clean = sum(1 for v in gts.values() if not v['pred_area'].any())
-    print(f'wrote {args.out}: {len(gts)} images '
-          f'({clean} without distortion)')
+    print(f'wrote {args.out}: {len(gts)} images ({clean} without distortion)')
 
 
 if __name__ == '__main__':

@@ -61,8 +61,7 @@ def main(argv=None) -> int:
               f'{args.num_val} val, {args.num_test} test images) in '
               f'{time.perf_counter() - start:.1f} s')
     else:
-        print(f'{result["out_dir"]} is up to date (use --force to '
-              'regenerate)')
+        print(f'{result["out_dir"]} is up to date (use --force to regenerate)')
     return 0
 
 

@@ -27,9 +27,8 @@ def scores_and_mos(results) -> tuple:
         mos.append(float(sample['mos']))
     if len(pred) < 2:
         raise ValueError('the predictions hold fewer than 2 samples with both '
-                         'pred_score and '
-                         'mos: dump a labelled split with a score regressor '
-                         'or joint model')
+                         'pred_score and mos: dump a labelled split with a '
+                         'score regressor or joint model')
     return np.array(pred), np.array(mos)
 
 

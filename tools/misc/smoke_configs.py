@@ -115,8 +115,7 @@ def _annotated_subset(ann_file: str, num_images: int, out_file: str) -> bool:
     chosen = group[:num_images]
     if len(chosen) < num_images:
         raise ValueError(f'{ann_file}: only {len(chosen)} images, '
-                         '--num-images asks for '
-                         f'{num_images}')
+                         f'--num-images asks for {num_images}')
     ids = {im['id'] for im in chosen}
     subset = dict(
         coco,
@@ -154,9 +153,8 @@ def _redirect_data(cfg: Any, data_root: str, work_dir: str, num_images: int,
             if not osp.isfile(source):
                 raise FileNotFoundError(
                     f'{source} (the {name} annotations, relative to '
-                    '--data-root) not found; '
-                    '`make data` writes the bundled sample to '
-                    'data/evalmuse_sample')
+                    '--data-root) not found; `make data` writes the bundled '
+                    'sample to data/evalmuse_sample')
             target = osp.join(work_dir, 'annotations',
                               f'{name}_{osp.basename(source)}')
             if _annotated_subset(source, count, target):
@@ -215,11 +213,9 @@ def _make_random_init(cfg: Any, source: str) -> None:
     left = weight_file_references(cfg)
     if left:
         raise ValueError(f'{source}: {left[0][0]} = {left[0][1]!r} still '
-                         'names a weight file '
-                         'after clearing '
+                         'names a weight file after clearing '
                          'load_from/pretrained/init_cfg/checkpoint; a '
-                         'random-init '
-                         'smoke run cannot start it')
+                         'random-init smoke run cannot start it')
 
 
 def _shrink(cfg: Any, input_size: Optional[int],
@@ -463,8 +459,7 @@ def run_config(config: str,
 
     Returns:
         dict: the :data:`JSON_KEYS` (``peak_mem_mb`` only on CUDA) plus
-            ``losses`` (one per
-        step), ``shrunk_from`` and ``notes``.
+            ``losses`` (one per step), ``shrunk_from`` and ``notes``.
     """
     import torch
 
@@ -600,8 +595,7 @@ def _worker(args: argparse.Namespace) -> int:
     except BaseException as err:  # reported, not raised: the parent goes on
         traceback.print_exc()
         result.update(
-            ok=False, error=f'{type(err).__name__}: '
-            f'{err}'.strip()[:2000])
+            ok=False, error=f'{type(err).__name__}: {err}'.strip()[:2000])
     with open(args.result, 'w', encoding='utf-8') as f:
         json.dump(result, f)
     return 0 if result.get('ok') else 1
@@ -701,8 +695,7 @@ def run_isolated(config: str, args: argparse.Namespace,
     if over_memory.is_set():
         result.update(
             ok=False,
-            error=f'stopped at {args.max_rss_mb} MB '
-            'resident memory '
+            error=f'stopped at {args.max_rss_mb} MB resident memory '
             f'(--max-rss-mb); last output:\n{_tail(log_file)}')
     elif result.get('ok') or result.get('error'):
         pass  # the worker's own result
@@ -751,10 +744,9 @@ def describe(result: Dict[str, Any]) -> str:
         size_text += f' (shrunk from {result["shrunk_from"]})'
     notes = ', '.join(result.get('notes') or [])
     line = (f'[{"ok" if result.get("ok") else "FAILED"}] {result["config"]}: '
-            'params '
-            f'{_fmt_count(result.get("params"))} (trainable '
-            f'{_fmt_count(result.get("trainable"))})'
-            f', train step {_fmt(result.get("train_step_s"), " s")}, test '
+            f'params {_fmt_count(result.get("params"))} (trainable '
+            f'{_fmt_count(result.get("trainable"))}), train step '
+            f'{_fmt(result.get("train_step_s"), " s")}, test '
             f'{_fmt(result.get("test_s_per_img"), " s/img")}, peak '
             f'{_fmt(result.get("peak_mem_mb"), " MB")}, input {size_text}' +
             (f', {notes}' if notes else ''))
@@ -778,8 +770,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'configs',
         nargs='*',
-        help='config files (default: every config under '
-        'configs/ but tiny/)')
+        help='config files (default: every config under configs/ but tiny/)')
     parser.add_argument(
         '--json', help='write one record per config to this JSON file')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
@@ -787,15 +778,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--input-size',
         type=int,
         default=None,
-        help='shrink every fixed pad/crop/resize size so that '
-        'the largest is '
+        help='shrink every fixed pad/crop/resize size so that the largest is '
         'this (architecture unchanged)')
     parser.add_argument(
         '--num-images',
         type=int,
         default=2,
-        help='sample images in the training batch (batch '
-        'statistics losses '
+        help='sample images in the training batch (batch statistics losses '
         'need 2)')
     parser.add_argument(
         '--test-images',
@@ -814,15 +803,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--work-dir',
         default=None,
-        help='keep each run\'s logs here (default: a '
-        'temporary folder)')
+        help='keep each run\'s logs here (default: a temporary folder)')
     parser.add_argument(
         '--jobs',
         type=int,
         default=1,
-        help='configs run at the same time (timings are then '
-        'not alone on '
-        'the machine)')
+        help='configs run at the same time (timings are then not alone on the '
+        'machine)')
     parser.add_argument(
         '--timeout',
         type=float,
@@ -832,8 +819,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--max-rss-mb',
         type=float,
         default=None,
-        help='stop a config whose process passes this '
-        'resident memory (MB) '
+        help='stop a config whose process passes this resident memory (MB) '
         'and report it as failed (protects a shared machine)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
@@ -868,16 +854,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     ]
     missing = [c for c in configs if not osp.isfile(c)]
     if missing:
-        print('config file(s) not found: '
-              f'{", ".join(missing)}',
-              file=sys.stderr)
+        print(
+            f'config file(s) not found: {", ".join(missing)}', file=sys.stderr)
         return 2
     if not osp.isfile(
             osp.join(args.data_root, 'annotations', 'evalmuse_val.json')):
         print(
             f'{args.data_root}/annotations/evalmuse_val.json not found: run '
-            '`make data` '
-            '(or pass --data-root)',
+            '`make data` (or pass --data-root)',
             file=sys.stderr)
         return 2
     root = args.work_dir or tempfile.mkdtemp(prefix='smoke_configs_')

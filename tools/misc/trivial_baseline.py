@@ -1,8 +1,7 @@
 """Writes the trivial baseline's submission for the keys of a gt.pkl.
 
 Every image is predicted as one whole-image distorted region with a random
-structure
-score (seeded): the floor any real model must clear.
+structure score (seeded): the floor any real model must clear.
 
 Example:
     python tools/misc/trivial_baseline.py results/val_gt.pkl \

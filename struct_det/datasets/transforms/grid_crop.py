@@ -33,12 +33,12 @@ class GridCrop(ImageOnlyCrop):
     """Crop number ``index`` of a ``num_x x num_y`` grid of equally sized
     crops.
 
-    One instance gives one view; a ``TestTimeAug`` listing
-    ``index=0..N-1`` gives the N-crop average used by LoDa-style score
-    models (``ScoreTTAModel``). ``grid=(1, 1)`` is a centre crop, the
-    single-view test default. Crops are numbered row by row from the
-    top-left. A crop larger than the image is clipped to it, so resize first
-    (e.g. short side to at least the crop size) to get equally sized views.
+    One instance gives one view; a ``TestTimeAug`` listing ``index=0..N-1``
+    gives the N-crop average used by LoDa-style score models
+    (``ScoreTTAModel``). ``grid=(1, 1)`` is a centre crop, the single-view test
+    default. Crops are numbered row by row from the top-left. A crop larger
+    than the image is clipped to it, so resize first (e.g. short side to at
+    least the crop size) to get equally sized views.
 
     Only the image is cropped: annotations keep the original frame on
     purpose, because score models' metrics compare against the original

@@ -52,9 +52,9 @@ class PillowResize(BaseTransform):
     gives Pillow's result exactly: same output size rule, same filter, same
     rounding.
 
-    Only the image is resized (annotations keep the original frame, as in
-    the score pipelines' crops); ``img_shape``, ``scale`` and
-    ``scale_factor`` describe the new image.
+    Only the image is resized (annotations keep the original frame, as in the
+    score pipelines' crops); ``img_shape``, ``scale`` and ``scale_factor``
+    describe the new image.
 
     Required keys: ``img`` (uint8, ``(H, W)`` or ``(H, W, 3)``; channel
     order is kept). Modified keys: ``img``, ``img_shape``. Added keys:

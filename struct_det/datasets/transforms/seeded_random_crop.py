@@ -16,11 +16,10 @@ def seeded_crop_offset(image_name: str, seed: int, index: int,
     """Top-left corner of random crop number ``index`` of an image, a
     function of its name.
 
-    Offsets are uniform over every position (as torchvision's
-    ``RandomCrop``: top first, then left), drawn from a generator seeded
-    with ``(seed, index, crc32(image_name))``: the same for an image
-    whatever the data order, worker or rank, different for another seed,
-    view or image.
+    Offsets are uniform over every position (as torchvision's ``RandomCrop``:
+    top first, then left), drawn from a generator seeded with
+    ``(seed, index, crc32(image_name))``: the same for an image whatever the
+    data order, worker or rank, different for another seed, view or image.
 
     Args:
         image_name (str): Identifies the image (the file name).
@@ -45,15 +44,15 @@ def seeded_crop_offset(image_name: str, seed: int, index: int,
 class SeededRandomCrop(ImageOnlyCrop):
     """Random crop number ``index`` of an image, reproducible from a seed.
 
-    The LoDa reference scores an image as the mean over 15 random 224 crops
-    of the image resized offline (short side 384). A ``TestTimeAug`` listing
-    ``index=0..N-1`` (:func:`seeded_random_crop_views`) with
-    ``ScoreTTAModel`` runs that protocol; unlike the reference's global
-    random state, each crop depends only on the seed, the view and the
-    image's file name, so repeated runs, other batch sizes and several ranks
-    give the same crops, and another seed gives other crops. A crop larger
-    than the image is clipped to it. Only the image is cropped (annotations
-    keep the original frame, as in ``GridCrop``).
+    The LoDa reference scores an image as the mean over 15 random 224 crops of
+    the image resized offline (short side 384). A ``TestTimeAug`` listing
+    ``index=0..N-1`` (:func:`seeded_random_crop_views`) with ``ScoreTTAModel``
+    runs that protocol; unlike the reference's global random state, each crop
+    depends only on the seed, the view and the image's file name, so repeated
+    runs, other batch sizes and several ranks give the same crops, and another
+    seed gives other crops. A crop larger than the image is clipped to it. Only
+    the image is cropped (annotations keep the original frame, as in
+    ``GridCrop``).
 
     Required keys: ``img`` (and ``img_path``, else every image draws the
     same offsets). Modified keys: ``img``, ``img_shape``. Added keys:

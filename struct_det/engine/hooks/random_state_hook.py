@@ -31,10 +31,10 @@ class RandomStateHook(Hook):
       restored before that epoch.
 
     Limits: only rank 0 writes the checkpoint, so every rank resumes with rank
-        0's
-    streams; data-loader worker processes keep their own augmentation streams,
-    which are replayed (iteration-based loops) but not saved, so exactness
-    after an epoch-based resume needs in-process loading (``num_workers=0``).
+    0's streams; data-loader worker processes keep their own augmentation
+    streams, which are replayed (iteration-based loops) but not saved, so
+    exactness after an epoch-based resume needs in-process loading
+    (``num_workers=0``).
 
     Add it with ``custom_hooks = [dict(type='RandomStateHook')]`` (struct_det's
     configs do).

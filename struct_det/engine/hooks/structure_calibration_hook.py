@@ -36,8 +36,10 @@ class StructureCalibrationHook(Hook):
     it best.
 
     Args:
-        prefix: the StructureMetric's prefix.
-        log_curve: log the curve table after each validation.
+        prefix (str): the StructureMetric's prefix. Defaults to
+            ``'structure'``.
+        log_curve (bool): log the curve table after each validation. Defaults
+            to True.
     """
     priority = 'NORMAL'
 
@@ -109,8 +111,8 @@ class StructureCalibrationHook(Hook):
     def _curve_table(self, entry: dict) -> str:
         lines = [
             f'{self.prefix}: F1 versus score threshold (best '
-            f'{entry["score_thr"]:g}, '
-            f'F1 {entry["f1_score"]:.4f})', '  score_thr | F1'
+            f'{entry["score_thr"]:g}, F1 '
+            f'{entry["f1_score"]:.4f})', '  score_thr | F1'
         ]
         for thr, f1 in entry['curve'].items():
             mark = '  <- best' if float(thr) == entry['score_thr'] else ''

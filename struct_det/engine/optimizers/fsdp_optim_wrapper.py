@@ -89,8 +89,8 @@ class FSDPAmpOptimWrapper(_FSDPGlobalClipMixin, AmpOptimWrapper):
     ``clip_grad``.
 
     Args:
-        use_fsdp: use torch's ``ShardedGradScaler`` (default True: the point of
-            this class).
+        use_fsdp (bool): use torch's ``ShardedGradScaler`` (default True: the
+            point of this class).
         **kwargs: ``AmpOptimWrapper``'s (``loss_scale``, ``dtype``,
             ``optimizer``, ``clip_grad``, ...).
     """

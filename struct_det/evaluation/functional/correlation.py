@@ -45,11 +45,11 @@ def logistic4(x: np.ndarray, b1: float, b2: float, b3: float,
     last bit).
 
     Args:
-        x: predicted scores.
-        b1: upper asymptote.
-        b2: lower asymptote.
-        b3: midpoint.
-        b4: scale (its absolute value is used).
+        x (np.ndarray): predicted scores.
+        b1 (float): upper asymptote.
+        b2 (float): lower asymptote.
+        b3 (float): midpoint.
+        b4 (float): scale (its absolute value is used).
 
     Returns:
         np.ndarray: mapped scores.
@@ -108,7 +108,7 @@ def rankdata_average(values: np.ndarray) -> np.ndarray:
     (``rankdata(method='average')``).
 
     Args:
-        values: 1-D array without NaN.
+        values (np.ndarray): 1-D array without NaN.
 
     Returns:
         np.ndarray: float64 ranks (integers and halves, exact).
@@ -189,8 +189,7 @@ def _curve_fit_logistic(pred: np.ndarray, gt: np.ndarray,
     x0 = np.atleast_1d(p0).flatten()
     if x0.size > ydata.size:
         raise TypeError(f'The number of func parameters={x0.size} must not '
-                        'exceed the '
-                        f'number of data points={ydata.size}')
+                        f'exceed the number of data points={ydata.size}')
 
     def residuals(params):
         return logistic4(xdata, *params) - ydata
@@ -211,10 +210,10 @@ def _curve_fit_logistic(pred: np.ndarray, gt: np.ndarray,
 
 
 def _nan(name: str, why: str) -> float:
-    warnings.warn(f'{name} is undefined ({why}); reporting '
-                  'NaN',
-                  RuntimeWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f'{name} is undefined ({why}); reporting NaN',
+        RuntimeWarning,
+        stacklevel=3)
     return float('nan')
 
 
@@ -222,8 +221,7 @@ def _degenerate(name: str, gt: np.ndarray, pred: np.ndarray, min_images: int):
     """Returns the reason a correlation is undefined, or None."""
     if gt.shape != pred.shape or gt.ndim != 1:
         raise ValueError(f'{name}: need two 1-D sequences of equal length, '
-                         'got shapes '
-                         f'{gt.shape} and {pred.shape}')
+                         f'got shapes {gt.shape} and {pred.shape}')
     if len(gt) < min_images:
         return f'{len(gt)} image(s), at least {min_images} needed'
     if not (np.all(np.isfinite(gt)) and np.all(np.isfinite(pred))):
@@ -240,8 +238,8 @@ def srcc(gt_scores: Sequence[float], pred_scores: Sequence[float]) -> float:
     pred)``).
 
     Args:
-        gt_scores: GT MOS per image.
-        pred_scores: predicted scores, same order.
+        gt_scores (Sequence[float]): GT MOS per image.
+        pred_scores (Sequence[float]): predicted scores, same order.
 
     Returns:
         float: SRCC, or NaN (with a warning) when undefined.
@@ -259,10 +257,10 @@ def fit_scores(gt_scores: Sequence[float],
     """Maps predictions onto the GT scale with the PLCC's fitted function.
 
     Args:
-        gt_scores: GT MOS per image.
-        pred_scores: predicted scores, same order.
-        fit: ``'logistic4'`` (the scorer), ``'poly3'`` or ``'none'``
-            (identity).
+        gt_scores (Sequence[float]): GT MOS per image.
+        pred_scores (Sequence[float]): predicted scores, same order.
+        fit (str): ``'logistic4'`` (the scorer), ``'poly3'`` or ``'none'``
+            (identity). Defaults to ``'logistic4'``.
 
     Returns:
         np.ndarray: mapped predictions (float64).
@@ -296,10 +294,10 @@ def plcc(gt_scores: Sequence[float],
     """Pearson correlation between GT MOS and the fitted predictions.
 
     Args:
-        gt_scores: GT MOS per image.
-        pred_scores: predicted scores, same order.
-        fit: ``'logistic4'`` (default, the released scorer), ``'poly3'`` (the
-            report's wording) or ``'none'``.
+        gt_scores (Sequence[float]): GT MOS per image.
+        pred_scores (Sequence[float]): predicted scores, same order.
+        fit (str): ``'logistic4'`` (default, the released scorer), ``'poly3'``
+            (the report's wording) or ``'none'``.
 
     Returns:
         float: PLCC, or NaN (with a warning) when undefined or the fit fails.

@@ -35,8 +35,9 @@ def boxes_to_masks(boxes, shape: Tuple[int, int]) -> np.ndarray:
     """Fills xyxy boxes into one binary mask each.
 
     Args:
-        boxes: ``(N, 4)`` xyxy boxes (tensor or array), pixel coordinates.
-        shape: ``(H, W)`` of the output masks.
+        boxes (torch.Tensor | np.ndarray): ``(N, 4)`` xyxy boxes (tensor or
+            array), pixel coordinates.
+        shape (tuple[int, int]): ``(H, W)`` of the output masks.
 
     Returns:
         np.ndarray: bool array ``(N, H, W)``.
@@ -64,17 +65,19 @@ def instance_union_masks(scores,
     of decreasing score and each union is built from the previous one.
 
     Args:
-        scores: ``(N,)`` instance scores.
-        score_thrs: thresholds; an instance is kept when ``score >= thr``.
-        shape: ``(H, W)`` of the image the outputs refer to.
-        masks: ``(N, H, W)`` instance masks (bool/uint8 tensor, array or
-            BitmapMasks), or None to use ``boxes``.
-        boxes: ``(N, 4)`` xyxy boxes, used when ``masks`` is None.
+        scores (torch.Tensor | np.ndarray): ``(N,)`` instance scores.
+        score_thrs (Sequence[float]): thresholds; an instance is kept when
+            ``score >= thr``.
+        shape (tuple[int, int]): ``(H, W)`` of the image the outputs refer to.
+        masks (torch.Tensor | np.ndarray | BitmapMasks, optional):
+            ``(N, H, W)`` instance masks (bool/uint8 tensor, array or
+            BitmapMasks), or None to use ``boxes``. Defaults to None.
+        boxes (torch.Tensor | np.ndarray, optional): ``(N, 4)`` xyxy boxes,
+            used when ``masks`` is None. Defaults to None.
 
     Returns:
         list: one uint8 0/1 array ``(H, W)`` per threshold, in the order given;
-            thresholds
-        that keep the same instances share one array object.
+            thresholds that keep the same instances share one array object.
     """
     scores_np = _as_numpy(scores).reshape(-1).astype(np.float64)
     height, width = int(shape[0]), int(shape[1])
@@ -130,8 +133,9 @@ def heatmap_masks(heatmap, thrs: Sequence[float]) -> List[np.ndarray]:
     """Binarises a heatmap at each threshold (``value > thr``).
 
     Args:
-        heatmap: ``(H, W)`` or ``(1, H, W)`` map (tensor or array).
-        thrs: thresholds.
+        heatmap (torch.Tensor | np.ndarray): ``(H, W)`` or ``(1, H, W)`` map
+            (tensor or array).
+        thrs (Sequence[float]): thresholds.
 
     Returns:
         list: one uint8 0/1 array ``(H, W)`` per threshold.
@@ -150,8 +154,9 @@ def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
     0/1 ``(H, W)``.
 
     Args:
-        masks: the masks; N may be 0.
-        shape: ``(H, W)``, used when the masks carry no size of their own.
+        masks (torch.Tensor | np.ndarray | BitmapMasks): the masks; N may be 0.
+        shape (tuple[int, int]): ``(H, W)``, used when the masks carry no size
+            of their own.
 
     Returns:
         np.ndarray: the union (all zero for N == 0).

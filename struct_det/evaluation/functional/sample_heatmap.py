@@ -29,15 +29,15 @@ def sample_heatmap(sample: Any, source: str = 'auto') -> Optional[np.ndarray]:
     """The predicted distortion heatmap of one sample, ``(H, W)`` float.
 
     Args:
-        sample: a data sample or its dict form.
-        source: ``'heatmap'`` (mmseg's ``seg_logits``), ``'sem_seg'``
+        sample (BaseDataElement | dict): a data sample or its dict form.
+        source (str): ``'heatmap'`` (mmseg's ``seg_logits``), ``'sem_seg'``
             (``pred_sem_seg``) or ``'auto'`` (``seg_logits`` if present, else
-            ``pred_sem_seg``).
+            ``pred_sem_seg``). Defaults to ``'auto'``.
 
     Returns:
         np.ndarray or None: the heatmap (probabilities for one-channel mmseg
-        models; the distortion class's softmax for two-channel ones), None when
-        the sample has none.
+            models; the distortion class's softmax for two-channel ones), None
+            when the sample has none.
 
     Raises:
         ValueError: an unknown source, or a map with more than two channels.
@@ -60,9 +60,8 @@ def sample_heatmap(sample: Any, source: str = 'auto') -> Optional[np.ndarray]:
                 exp = np.exp(shifted)
                 return exp[1] / exp.sum(0)
             raise ValueError(f'seg_logits with {arr.shape[0]} channels: a '
-                             'distortion '
-                             'heatmap has one (sigmoid) or two (softmax) '
-                             'channels')
+                             'distortion heatmap has one (sigmoid) or two '
+                             '(softmax) channels')
         if source == 'heatmap':
             return None
     sem_seg = _get(sample, 'pred_sem_seg')
@@ -85,7 +84,7 @@ def gt_sem_seg_mask(sample: Any) -> Optional[np.ndarray]:
     distortion.
 
     Args:
-        sample: a data sample or its dict form.
+        sample (BaseDataElement | dict): a data sample or its dict form.
 
     Returns:
         np.ndarray or None: the mask, None without ``gt_sem_seg``.

@@ -7,7 +7,7 @@ released scorer's arithmetic so the numbers agree with it to the last digit.
 import math
 import numbers
 import warnings
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -43,9 +43,10 @@ def check_score(key: str, score: Any, what: str = 'score') -> Optional[str]:
     0/1, with a note.
 
     Args:
-        key: the record's key, for the message.
-        score: the value.
-        what: the field's name, for the message.
+        key (str): The record's key, for the message.
+        score (Any): The value.
+        what (str): The field's name, for the message. Defaults to
+            ``'score'``.
 
     Returns:
         str or None: a note when the value is scored but suspicious (a bool).
@@ -63,12 +64,10 @@ def check_score(key: str, score: Any, what: str = 'score') -> Optional[str]:
         return (f'{key!r}: {what} is a bool ({bool(value)}), scored as '
                 f'{int(value)}')
     if not isinstance(value, numbers.Real):
-        got = ('an array of shape '
-               f'{value.shape}'
-               if isinstance(value, np.ndarray) else type(value).__name__)
+        got = (f'an array of shape {value.shape}' if isinstance(
+            value, np.ndarray) else type(value).__name__)
         raise ValueError(f'{key!r}: {what} must be a real number (write '
-                         'float(value)), got '
-                         f'{got}')
+                         f'float(value)), got {got}')
     if not math.isfinite(float(value)):
         raise ValueError(f'{key!r}: {what} is {value}; every score must be '
                          'finite')
@@ -84,12 +83,12 @@ def check_pred_area(key: str, area: Any) -> Optional[str]:
     (see :func:`~.regions.pred_scorer_masks`), with a note.
 
     Args:
-        key: the record's key, for the message.
-        area: the ``pred_area`` value.
+        key (str): The record's key, for the message.
+        area (Any): The ``pred_area`` value.
 
     Returns:
         str or None: a note when the mask is scored but suspicious (negative
-        values).
+            values).
 
     Raises:
         ValueError: naming the key and the fix, for what the scorer crashes on
@@ -101,43 +100,39 @@ def check_pred_area(key: str, area: Any) -> Optional[str]:
                          f"{type(area).__name__}")
     if area.dtype == np.bool_:
         raise ValueError(f"{key!r}: pred_area is a bool array, which crashes "
-                         "the scorer's "
-                         'cv2.resize; write mask.astype(np.uint8)')
+                         "the scorer's cv2.resize; write "
+                         'mask.astype(np.uint8)')
     if area.ndim == 3 and area.shape[0] == 1 and area.shape[2] != 1:
         raise ValueError(f"{key!r}: pred_area has shape {area.shape}; the "
-                         "scorer misreads a "
-                         '(1, H, W) array as one row of H pixels with W '
-                         'channels: write the '
-                         '2-D (H, W) mask (mask[0])')
+                         "scorer misreads a (1, H, W) array as one row of H "
+                         'pixels with W channels: write the 2-D (H, W) mask '
+                         '(mask[0])')
     if area.ndim == 3 and area.shape[2] != 1:
         raise ValueError(f"{key!r}: pred_area has shape {area.shape}, "
-                         f"{area.shape[2]} channels; "
-                         "the scorer's findContours needs one channel: write "
-                         "a 2-D (H, W) mask")
+                         f"{area.shape[2]} channels; the scorer's "
+                         "findContours needs one channel: write a 2-D (H, W) "
+                         "mask")
     if area.ndim not in (2, 3):
         raise ValueError(f"{key!r}: pred_area has shape {area.shape}; it must "
-                         "be a 2-D (H, W) "
-                         'array')
+                         "be a 2-D (H, W) array")
     if area.size == 0:
         raise ValueError(f"{key!r}: pred_area is empty (shape {area.shape})")
     if area.dtype.type not in _RESIZABLE:
         raise ValueError(f"{key!r}: pred_area has dtype {area.dtype}, which "
-                         "the scorer's "
-                         'cv2.resize rejects; write a uint8 0/1 array')
+                         "the scorer's cv2.resize rejects; write a uint8 0/1 "
+                         'array')
     if area.dtype.kind == 'f':
         if not np.all(np.isfinite(area)):
             raise ValueError(f"{key!r}: pred_area holds NaN or inf values")
         if area.min() < 0:
             raise ValueError(f"{key!r}: pred_area holds negative floats, "
-                             "which the scorer's "
-                             'uint8 cast turns into platform-dependent '
-                             'values; write a uint8 '
-                             '0/1 array')
+                             "which the scorer's uint8 cast turns into "
+                             'platform-dependent values; write a uint8 0/1 '
+                             'array')
     elif area.dtype.kind == 'i' and area.min() < 0:
         return (f'{key!r}: pred_area holds negative values; the scorer\'s '
-                'uint8 cast wraps '
-                'them around (-1 -> 255), so they count as regions but not in '
-                'the GIoU')
+                'uint8 cast wraps them around (-1 -> 255), so they count as '
+                'regions but not in the GIoU')
     return None
 
 
@@ -145,12 +140,12 @@ def check_gt_area(key: str, area: Any) -> Optional[str]:
     """Checks a GT mask: a 2-D array of 0/1 values (or 0/255, with a note).
 
     Args:
-        key: the record's key, for the message.
-        area: the GT ``pred_area`` value.
+        key (str): The record's key, for the message.
+        area (Any): The GT ``pred_area`` value.
 
     Returns:
         str or None: a note for a mask holding 255: its regions are scored as
-        usual, but the scorer's GIoU counts only pixels equal to 1.
+            usual, but the scorer's GIoU counts only pixels equal to 1.
 
     Raises:
         ValueError: naming the key and the problem.
@@ -171,12 +166,11 @@ def check_gt_area(key: str, area: Any) -> Optional[str]:
         return None
     if np.all(binary | (area == 255)):
         return (f'GT {key!r}: the mask is stored as 0/255; its regions are '
-                'scored as 0/1, '
-                'but the scorer\'s GIoU counts only pixels equal to 1')
+                'scored as 0/1, but the scorer\'s GIoU counts only pixels '
+                'equal to 1')
     raise ValueError(f'GT {key!r}: the mask holds values other than 0 and 1 '
-                     '(or 0 and 255; '
-                     'the scorer counts only pixels equal to 1 in its GIoU); '
-                     'binarise it')
+                     '(or 0 and 255; the scorer counts only pixels equal to 1 '
+                     'in its GIoU); binarise it')
 
 
 def _entry(mapping: Mapping, key: str, side: str) -> Mapping:
@@ -185,8 +179,7 @@ def _entry(mapping: Mapping, key: str, side: str) -> Mapping:
             entry,
             Mapping) or 'score' not in entry or 'pred_area' not in entry:
         raise ValueError(
-            f"{side} {key!r}: each record must be a dict with "
-            "'score' and "
+            f"{side} {key!r}: each record must be a dict with 'score' and "
             f"'pred_area', got {type(entry).__name__} "
             f"{sorted(entry) if isinstance(entry, Mapping) else ''}")
     return entry
@@ -200,7 +193,8 @@ def score_submission(preds: Mapping[str, Mapping],
                      iou_thr: float = DEFAULT_IOU_THR,
                      plcc_fit: str = 'logistic4',
                      check: bool = True,
-                     workers: Optional[int] = None) -> Dict[str, float]:
+                     workers: Optional[int] = None,
+                     inspect: Optional[Callable] = None) -> Dict[str, float]:
     """Scores a submission against a ground truth exactly as the released
     scorer does.
 
@@ -210,30 +204,37 @@ def score_submission(preds: Mapping[str, Mapping],
     evaluation order; extra predicted keys are ignored.
 
     Args:
-        preds: the submission.
-        gts: the ground truth.
-        area_ratio: predicted regions count when their contour area exceeds
-            ``512 * 512 * area_ratio``.
-        gt_min_area: GT regions count when their contour area exceeds this.
-        iou_thr: two regions match when their IoU is strictly greater than
-            this.
-        plcc_fit: ``'logistic4'`` (the scorer), ``'poly3'`` or ``'none'``.
-        check: validate every record first (missing keys, bool / non-2-D masks,
-            non-finite scores) and raise a ``ValueError`` naming the key;
-            inputs the released scorer scores but that look like mistakes (bool
-            scores, negative mask values, a 0/255 GT) are scored its way with a
-            ``UserWarning``.
-        workers: processes for the per-image region counts: None, 0 or 1 count
-            serially (the default), N on N forked processes; the numbers are
-            the same either way.
+        preds (Mapping[str, Mapping]): The submission.
+        gts (Mapping[str, Mapping]): The ground truth.
+        area_ratio (float): Predicted regions count when their contour area
+            exceeds ``512 * 512 * area_ratio``. Defaults to 0.0006.
+        gt_min_area (float): GT regions count when their contour area
+            exceeds this. Defaults to 150.
+        iou_thr (float): Two regions match when their IoU is strictly
+            greater than this. Defaults to 0.1.
+        plcc_fit (str): ``'logistic4'`` (the scorer, the default),
+            ``'poly3'`` or ``'none'``.
+        check (bool): Validate every record first (missing keys, bool /
+            non-2-D masks, non-finite scores) and raise a ``ValueError``
+            naming the key; inputs the released scorer scores but that look
+            like mistakes (bool scores, negative mask values, a 0/255 GT)
+            are scored its way with a ``UserWarning``. Defaults to True.
+        workers (int, optional): Threads for the per-image region counts:
+            None for one per core on sets of 64 images or more (see
+            :func:`~.parallel_counts.resolve_workers`), 0 or 1 for serial, N
+            for N threads; the numbers are the same either way. Defaults to
+            None.
+        inspect (Callable, optional): Called as ``inspect(index, pred_area,
+            gt_area)`` right before each image is counted, ``index`` in the
+            GT's key order (see
+            :func:`~.parallel_counts.set_region_counts`). Defaults to None.
 
     Returns:
         dict: ``final_score, srcc, plcc, precision, recall, f1_score, giou``
-            (the scorer's
-        numbers) plus the diagnostics ``pixel_precision, pixel_recall,
-        pixel_f1`` and the counts ``num_images, num_pred_regions, num_pred_hit,
-        num_gt_regions, num_gt_missed``. Undefined numbers are NaN, with a
-        warning.
+            (the scorer's numbers) plus the diagnostics ``pixel_precision,
+            pixel_recall, pixel_f1`` and the counts ``num_images,
+            num_pred_regions, num_pred_hit, num_gt_regions, num_gt_missed``.
+            Undefined numbers are NaN, with a warning.
 
     Raises:
         ValueError: a missing key or, with ``check``, an invalid record.
@@ -244,9 +245,8 @@ def score_submission(preds: Mapping[str, Mapping],
     missing = [k for k in gts if k not in preds]
     if missing:
         raise ValueError(f'the submission lacks {len(missing)} of the '
-                         f'{len(gts)} GT keys, '
-                         f'e.g. {missing[:5]} (keys are image names without '
-                         'extension)')
+                         f'{len(gts)} GT keys, e.g. {missing[:5]} (keys are '
+                         'image names without extension)')
     pairs, pred_scores, gt_scores = [], [], []
     notes: Dict[str, List[str]] = {
         'negative pred_area values': [],
@@ -277,7 +277,8 @@ def score_submission(preds: Mapping[str, Mapping],
         area_ratio=area_ratio,
         gt_min_area=gt_min_area,
         iou_thr=iou_thr,
-        workers=workers)
+        workers=workers,
+        inspect=inspect)
     result = summarize_region_counts(counts)
     _warn_undefined(result)
     result['srcc'] = srcc(gt_scores, pred_scores)
@@ -295,8 +296,9 @@ def summarize_notes(notes: Mapping[str, List[str]],
     count.
 
     Args:
-        notes: ``{kind: [note, ...]}`` (e.g. one kind per check).
-        limit: notes of one kind kept verbatim.
+        notes (Mapping[str, list[str]]): ``{kind: [note, ...]}`` (e.g. one
+            kind per check).
+        limit (int): Notes of one kind kept verbatim. Defaults to 3.
 
     Returns:
         list: the notes to show.
@@ -313,22 +315,20 @@ def summarize_notes(notes: Mapping[str, List[str]],
 def _warn_undefined(region_result: Mapping) -> None:
     """Warns about the region numbers that are NaN and why."""
     if region_result['num_images'] == 0:
-        warnings.warn('no images to score; every number is '
-                      'NaN',
-                      RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            'no images to score; every number is NaN',
+            RuntimeWarning,
+            stacklevel=3)
         return
     if region_result['num_pred_regions'] == 0:
         warnings.warn(
-            'no predicted region counts in any image: precision '
-            '(and F1) is '
+            'no predicted region counts in any image: precision (and F1) is '
             'undefined, reporting NaN',
             RuntimeWarning,
             stacklevel=3)
     if region_result['num_gt_regions'] == 0:
         warnings.warn(
-            'no GT region counts in any image: recall (and F1) is '
-            'undefined, '
+            'no GT region counts in any image: recall (and F1) is undefined, '
             'reporting NaN',
             RuntimeWarning,
             stacklevel=3)

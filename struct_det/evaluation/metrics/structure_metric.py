@@ -253,7 +253,7 @@ class StructureMetric(BaseMetric):
 
         Returns:
             dict[str, float]: The numbers the inputs support (see the class
-            docstring).
+                docstring).
         """
         metrics: Dict[str, float] = {}
         region = [r for r in results if r['region_counts'] is not None]

@@ -123,8 +123,8 @@ class StructureSubmissionWriter(BaseMetric):
                 every rank.
 
         Returns:
-            dict[str, float]: Empty: this metric writes a file and
-            reports nothing.
+            dict[str, float]: Empty: this metric writes a file and reports
+                nothing.
         """
         preds = {}
         for key, score, packed in results:

@@ -28,7 +28,7 @@ def empty_instances(height: int, width: int, device='cpu') -> InstanceData:
 
     Returns:
         InstanceData: Empty ``bboxes``, ``scores``, ``labels`` and ``masks``
-        (``(0, H, W)``).
+            (``(0, H, W)``).
     """
     inst = InstanceData()
     inst.bboxes = torch.zeros((0, 4), device=device)
@@ -57,7 +57,7 @@ def mask_instances(binary: np.ndarray,
 
     Returns:
         InstanceData: ``masks`` (bool ``(N, H, W)``), ``bboxes`` (xyxy, end
-        exclusive), ``scores``, ``labels`` (0), largest score first.
+            exclusive), ``scores``, ``labels`` (0), largest score first.
     """
     height, width = binary.shape
     num, labels, stats, _ = cv2.connectedComponentsWithStats(
@@ -140,7 +140,7 @@ def fuse_regions(instances: InstanceData,
 
     Returns:
         InstanceData: The fused instances, all with masks of the heatmap's
-        size.
+            size.
 
     Raises:
         ValueError: For an unknown mode, a mode that needs a heatmap without

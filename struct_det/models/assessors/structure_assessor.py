@@ -23,8 +23,8 @@ from torch import nn
 from struct_det.utils import from_array_pipeline, resolve_config_path
 from ...evaluation.functional.prediction_masks import boxes_to_masks
 from ...evaluation.functional.sample_heatmap import sample_heatmap
-from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES, cat_instances,
-                                  merge_instances)
+from ..tta.instance_merge import (MERGE_MODES, SCORE_MODES,
+                                  merge_instance_groups)
 from .region_fusion import FUSION_MODES, empty_instances, fuse_regions
 
 # Metainfo the joint pipeline computed for the original image; members
@@ -175,8 +175,7 @@ class StructureAssessor(BaseModel):
             segmentors = [segmentors]
         if len(detectors) == 0 and len(segmentors) == 0:
             raise ValueError(
-                'StructureAssessor needs at least one detector or '
-                'segmentor')
+                'StructureAssessor needs at least one detector or segmentor')
         self.fusion = self._check_fusion(fusion, bool(segmentors))
         self.merge_mode = merge_mode
         self.iou_thr = float(iou_thr)
@@ -360,8 +359,8 @@ class StructureAssessor(BaseModel):
                 ``data_samples`` from the joint pipeline.
 
         Returns:
-            list[DetDataSample]: The joint samples with ``pred_instances``
-            and ``pred_score``.
+            list[DetDataSample]: The joint samples with ``pred_instances`` and
+                ``pred_score``.
         """
         if not isinstance(data, dict):
             raise TypeError('StructureAssessor expects a dict batch with '
@@ -502,8 +501,8 @@ class StructureAssessor(BaseModel):
 
         Returns:
             InstanceData: Merged ``bboxes``, ``scores``, ``labels`` and (when
-            any detector predicts masks) ``masks``; a box-only detector's
-            instances then get their filled boxes as masks.
+                any detector predicts masks) ``masks``; a box-only detector's
+                instances then get their filled boxes as masks.
         """
         height, width = int(image_shape[0]), int(image_shape[1])
         kept = []
@@ -534,19 +533,13 @@ class StructureAssessor(BaseModel):
                     inst.masks = self._box_masks(inst.bboxes, height, width)
         device = kept[0].bboxes.device
         kept = [inst.to(device) for inst in kept]
-        candidates = cat_instances(
-            kept, with_masks=any('masks' in inst for inst in kept))
-        groups = torch.cat([
-            torch.full((len(inst), ), idx, dtype=torch.long)
-            for idx, inst in enumerate(kept)
-        ]).to(device)
-        return merge_instances(
-            candidates,
+        return merge_instance_groups(
+            kept,
+            with_masks=any('masks' in inst for inst in kept),
             mode=self.merge_mode,
             iou_thr=self.iou_thr,
             score_mode=self.score_mode,
             vote_thr=self.vote_thr,
-            groups=groups,
             group_weights=[m.weight for m in self._detector_members],
             class_agnostic=True,
             max_num=self.max_per_img)

@@ -40,11 +40,8 @@ def norm_in_norm_loss(pred: torch.Tensor,
 class NormInNormLoss(BatchScoreLoss):
     """Norm-in-norm score regression loss (LoDa's default).
 
-    Args:
-        loss_weight (float): Weight of this term in the total loss.
-        eps (float): Stabiliser of the batch standard deviations.
-        loss_name (str, optional): Key of this term in the loss dict (must
-            contain ``loss``). Defaults to ``'loss_norm_in_norm'``.
+    Takes the arguments of :class:`BatchScoreLoss`; ``loss_name`` defaults
+    to ``'loss_norm_in_norm'``.
     """
 
     default_loss_name = 'loss_norm_in_norm'

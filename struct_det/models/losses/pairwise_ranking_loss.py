@@ -10,8 +10,7 @@ def pairwise_ranking_loss(pred: torch.Tensor,
                           margin: float = 0.1,
                           tie_tolerance: float = 1e-6) -> torch.Tensor:
     """Hinge on every pair whose targets differ: ``relu(margin - (p_i - p_j))``
-    for
-    ``t_i > t_j``, averaged over those pairs.
+    for ``t_i > t_j``, averaged over those pairs.
 
     Tied targets (frequent: MOS are means of 3 integer ratings) give no pair. A
     batch whose targets are all tied returns a zero that still depends on

@@ -38,8 +38,7 @@ class PixelLoss(nn.Module):
             one-channel heads); False for predictions that already are
             probabilities. Defaults to True.
         loss_name (str, optional): Key of this term in the loss dict (must
-            contain ``loss``). Defaults to the class's
-            ``default_loss_name``.
+            contain ``loss``). Defaults to the class's ``default_loss_name``.
     """
 
     default_loss_name = 'loss_pixel'

@@ -27,11 +27,8 @@ class PLCCLoss(BatchScoreLoss):
     """Pearson-correlation loss ``(1 - PLCC) / 2``, invariant to the score's
     scale.
 
-    Args:
-        loss_weight (float): Weight of this term in the total loss.
-        eps (float): Stabiliser of the batch standard deviations.
-        loss_name (str, optional): Key of this term in the loss dict (must
-            contain ``loss``). Defaults to ``'loss_plcc'``.
+    Takes the arguments of :class:`BatchScoreLoss`; ``loss_name`` defaults
+    to ``'loss_plcc'``.
     """
 
     default_loss_name = 'loss_plcc'

@@ -24,8 +24,7 @@ def flatten_score_pair(
 
     Returns:
         tuple: ``pred`` and ``target`` as float tensors of shape ``(N,)``; the
-            target is
-        cast to the prediction's dtype and device.
+            target is cast to the prediction's dtype and device.
 
     Raises:
         ValueError: when the shapes disagree or the batch is too small.
@@ -34,20 +33,18 @@ def flatten_score_pair(
         pred = pred[:, 0]
     if pred.dim() != 1:
         raise ValueError(f'{loss_name}: expected predicted scores of shape '
-                         '(N,) or (N, 1), '
-                         f'got {tuple(pred.shape)}')
+                         f'(N,) or (N, 1), got {tuple(pred.shape)}')
     target = target.reshape(-1).to(device=pred.device, dtype=pred.dtype)
     if target.numel() != pred.numel():
         raise ValueError(f'{loss_name}: {pred.numel()} predictions but '
-                         f'{target.numel()} '
-                         'targets; every sample needs exactly one MOS')
+                         f'{target.numel()} targets; every sample needs '
+                         'exactly one MOS')
     if pred.numel() < min_batch:
         raise ValueError(
             f'{loss_name} normalises by batch statistics and needs at least '
-            f'{min_batch} '
-            f'samples per batch, got {pred.numel()}: use '
-            'train_dataloader.batch_size >= '
-            f'{min_batch} and drop_last=True (a last batch of 1 breaks it)')
+            f'{min_batch} samples per batch, got {pred.numel()}: use '
+            f'train_dataloader.batch_size >= {min_batch} and drop_last=True '
+            '(a last batch of 1 breaks it)')
     return pred, target
 
 

@@ -1,13 +1,5 @@
 # Copyright (c) struct_det contributors. All rights reserved.
-"""Structure-score regressors: LoDa (``loda/``)."""
-from .loda import (CosineLinear, DistortionInjector, LocalDistortionTokens,
-                   LoDa, ScoreDataPreprocessor, TokenCrossAttention,
-                   build_timm_cnn, build_timm_vit, convert_official_loda_state,
-                   load_backbone_weights, read_state_dict_file)
-
-__all__ = [
-    'LoDa', 'LocalDistortionTokens', 'DistortionInjector',
-    'TokenCrossAttention', 'CosineLinear', 'ScoreDataPreprocessor',
-    'build_timm_vit', 'build_timm_cnn', 'load_backbone_weights',
-    'read_state_dict_file', 'convert_official_loda_state'
-]
+"""Structure-score regressors: LoDa (``loda/``), whose public names (its
+``__all__``, the one list of them) this package re-exports."""
+from .loda import *  # noqa: F401,F403
+from .loda import __all__  # noqa: F401

@@ -23,9 +23,10 @@ class HeatmapSegmentor(EncoderDecoder):
     ``(1,)``), which :class:`StructureMetric` and the submission writer read.
 
     Args:
-        backbone: e.g. :class:`TimmViT`.
-        decode_head: e.g. :class:`UNetHeatmapHead`.
-        score_head: the score branch, or None for a heatmap-only model.
+        backbone (dict): e.g. :class:`TimmViT`.
+        decode_head (dict): e.g. :class:`UNetHeatmapHead`.
+        score_head (dict, optional): the score branch, or None for a
+            heatmap-only model. Defaults to None.
         **kwargs: the rest of ``EncoderDecoder``'s arguments (``neck``,
             ``auxiliary_head``, ``train_cfg``, ``test_cfg``,
             ``data_preprocessor``, ``pretrained``, ``init_cfg``).
@@ -50,9 +51,9 @@ class HeatmapSegmentor(EncoderDecoder):
         head.
 
         Args:
-            inputs: ``(N, 3, H, W)`` images.
-            data_samples: samples with ``gt_heatmap``, ``gt_sem_seg`` and
-                ``mos``.
+            inputs (torch.Tensor): ``(N, 3, H, W)`` images.
+            data_samples (list[SegDataSample]): samples with ``gt_heatmap``,
+                ``gt_sem_seg`` and ``mos``.
 
         Returns:
             dict: the losses (``decode.*``, ``aux.*``, ``score.*``).
@@ -70,12 +71,13 @@ class HeatmapSegmentor(EncoderDecoder):
         """Heatmaps (and scores) at the original image size.
 
         Args:
-            inputs: ``(N, 3, H, W)`` images.
-            data_samples: their samples (metainfo), or None.
+            inputs (torch.Tensor): ``(N, 3, H, W)`` images.
+            data_samples (list[SegDataSample], optional): their samples
+                (metainfo), or None. Defaults to None.
 
         Returns:
             list[SegDataSample]: with ``seg_logits`` (the heatmap, sigmoid),
-            ``pred_sem_seg`` and, with a score head, ``pred_score``.
+                ``pred_sem_seg`` and, with a score head, ``pred_score``.
         """
         if data_samples is not None:
             batch_img_metas = [sample.metainfo for sample in data_samples]

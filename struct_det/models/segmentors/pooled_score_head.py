@@ -29,15 +29,19 @@ class PooledScoreHead(BaseModule):
     SRCC).
 
     Args:
-        in_channels: channels of the pooled map.
-        in_index: which backbone output to pool (the deepest by default).
-        hidden_channels: widths of the MLP's hidden layers.
-        dropout: dropout before each linear layer.
-        pool: ``'mean'``, ``'max'`` or ``'mean_max'``.
-        score_range: ``(low, high)`` of the predicted score.
-        losses: score loss configs, each returning a scalar for ``(pred,
-            mos)``.
-        init_cfg: mmengine init config.
+        in_channels (int): channels of the pooled map.
+        in_index (int): which backbone output to pool (the deepest by default).
+        hidden_channels (Sequence[int]): widths of the MLP's hidden layers.
+            Defaults to ``(256, )``.
+        dropout (float): dropout before each linear layer. Defaults to 0.1.
+        pool (str): ``'mean'``, ``'max'`` or ``'mean_max'``. Defaults to
+            ``'mean'``.
+        score_range (tuple[float, float]): ``(low, high)`` of the predicted
+            score. Defaults to ``(1.0, 5.0)``.
+        losses (dict | Sequence[dict]): score loss configs, each returning a
+            scalar for ``(pred, mos)``. Defaults to
+            ``(dict(type='mmdet.ScoreMSELoss'), )``.
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
     def __init__(self,
@@ -57,8 +61,7 @@ class PooledScoreHead(BaseModule):
         low, high = (float(v) for v in score_range)
         if not high > low:
             raise ValueError('PooledScoreHead: score_range must be (low, '
-                             'high) with '
-                             f'high > low, got {score_range}')
+                             f'high) with high > low, got {score_range}')
         self.in_index = in_index
         self.pool = pool
         self.score_range = (low, high)
@@ -95,7 +98,8 @@ class PooledScoreHead(BaseModule):
         """Scores of a batch.
 
         Args:
-            feats: the backbone's outputs, ``(N, C, h, w)`` each.
+            feats (Sequence[torch.Tensor]): the backbone's outputs,
+                ``(N, C, h, w)`` each.
 
         Returns:
             torch.Tensor: ``(N,)`` scores in ``score_range``.
@@ -115,8 +119,9 @@ class PooledScoreHead(BaseModule):
         """The score losses against each sample's ``mos``.
 
         Args:
-            feats: the backbone's outputs.
-            batch_data_samples: samples whose metainfo carries ``mos``.
+            feats (Sequence[torch.Tensor]): the backbone's outputs.
+            batch_data_samples (list[SegDataSample]): samples whose metainfo
+                carries ``mos``.
 
         Returns:
             dict: one entry per loss.
@@ -129,10 +134,9 @@ class PooledScoreHead(BaseModule):
             value = sample.metainfo.get('mos')
             if value is None:
                 raise KeyError(f'{sample.metainfo.get("img_path")}: no mos in '
-                               'the '
-                               "metainfo; the score head needs "
-                               "PackHeatmapInputs' meta_keys "
-                               "with 'mos' and a labelled COCO file")
+                               'the metainfo; the score head needs '
+                               "PackHeatmapInputs' meta_keys with 'mos' and a "
+                               "labelled COCO file")
             mos.append(float(value))
         pred = self.forward(feats)
         target = torch.tensor(mos, dtype=pred.dtype, device=pred.device)

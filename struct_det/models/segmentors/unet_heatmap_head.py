@@ -30,33 +30,36 @@ class UNetHeatmapHead(BaseDecodeHead):
     maps.
 
     The ViT's maps all have the patch stride; the decoder builds the
-    resolutions a U-Net
-    needs (as UNETR does): the deepest map is refined and upsampled 2x per
-        stage by a
-    transposed convolution, and stage ``k`` concatenates a skip from an earlier
-    block, projected and brought to the stage's resolution by ``k + 1``
-    transposed convolutions (first stage: second-deepest input, and so on;
-    stages beyond the inputs have no skip). Two 3x3 convolutions fuse each
-    stage. The logits are resized to the input size by mmseg as usual; the
-    model's one channel is ``sigmoid``-ed by mmseg's post-processing into the
-    heatmap in [0, 1].
+    resolutions a U-Net needs (as UNETR does): the deepest map is refined and
+    upsampled 2x per stage by a transposed convolution, and stage ``k``
+    concatenates a skip from an earlier block, projected and brought to the
+    stage's resolution by ``k + 1`` transposed convolutions (first stage:
+    second-deepest input, and so on; stages beyond the inputs have no skip).
+    Two 3x3 convolutions fuse each stage. The logits are resized to the input
+    size by mmseg as usual; the model's one channel is ``sigmoid``-ed by
+    mmseg's post-processing into the heatmap in [0, 1].
 
     Training regresses the soft annotator map ``gt_heatmap`` (from
     :class:`PackHeatmapInputs`) with ``loss_decode`` (default: MSE + Dice, the
     OPDAI recipe); pixels that ``gt_sem_seg`` marks 255 (padding) do not count.
 
     Args:
-        in_channels: channels of each input map (one per selected ViT block).
-        channels: width of the bottleneck on the deepest map.
-        decoder_channels: width of each upsampling stage (one 2x stage per
-            entry).
-        in_index: which backbone outputs to use, deepest last.
-        norm_cfg: norm after each convolution; GroupNorm by default (works with
-            the small per-GPU batches ViT-L training allows).
-        act_cfg: activation.
-        threshold: binarisation threshold of mmseg's ``pred_sem_seg``.
-        loss_decode: heatmap losses taking ``(logits, soft target, valid
-            mask)``.
+        in_channels (Sequence[int]): channels of each input map (one per
+            selected ViT block).
+        channels (int): width of the bottleneck on the deepest map. Defaults to
+            256.
+        decoder_channels (Sequence[int]): width of each upsampling stage (one
+            2x stage per entry). Defaults to ``(256, 128, 64, 32)``.
+        in_index (Sequence[int]): which backbone outputs to use, deepest last.
+            Defaults to ``(0, 1, 2, 3)``.
+        norm_cfg (dict): norm after each convolution; GroupNorm by default
+            (works with the small per-GPU batches ViT-L training allows).
+        act_cfg (dict): activation. Defaults to ``dict(type='ReLU')``.
+        threshold (float): binarisation threshold of mmseg's ``pred_sem_seg``.
+            Defaults to 0.5.
+        loss_decode (dict | Sequence[dict]): heatmap losses taking
+            ``(logits, soft target, valid mask)``. Defaults to
+            ``HeatmapMSELoss`` and ``DiceIoULoss``, each of weight 1.0.
         **kwargs: the rest of ``BaseDecodeHead``'s arguments.
     """
 
@@ -75,8 +78,8 @@ class UNetHeatmapHead(BaseDecodeHead):
         in_channels, in_index = list(in_channels), list(in_index)
         if len(in_channels) != len(in_index):
             raise ValueError(f'UNetHeatmapHead: {len(in_channels)} '
-                             'in_channels for '
-                             f'{len(in_index)} in_index entries')
+                             f'in_channels for {len(in_index)} in_index '
+                             'entries')
         if not decoder_channels:
             raise ValueError('UNetHeatmapHead: decoder_channels needs at '
                              'least one stage')
@@ -131,7 +134,7 @@ class UNetHeatmapHead(BaseDecodeHead):
         stride.
 
         Args:
-            inputs: the backbone's outputs.
+            inputs (Sequence[torch.Tensor]): the backbone's outputs.
 
         Returns:
             torch.Tensor: ``(N, 1, h, w)`` logits.
@@ -164,20 +167,16 @@ class UNetHeatmapHead(BaseDecodeHead):
             if 'gt_heatmap' not in sample or 'gt_sem_seg' not in sample:
                 raise KeyError(
                     f'{sample.metainfo.get("img_path")}: UNetHeatmapHead '
-                    'trains on '
-                    'gt_heatmap: put LoadHeatmapAnnotations and '
-                    'PackHeatmapInputs in the '
-                    'training pipeline')
+                    'trains on gt_heatmap: put LoadHeatmapAnnotations and '
+                    'PackHeatmapInputs in the training pipeline')
             label = sample.gt_sem_seg.data
             heat = sample.gt_heatmap.data.to(torch.float32)
             pad_h, pad_w = label.shape[-2] - heat.shape[-2], label.shape[
                 -1] - heat.shape[-1]
             if pad_h < 0 or pad_w < 0:
                 raise ValueError(f'{sample.metainfo.get("img_path")}: '
-                                 'gt_heatmap '
-                                 f'{tuple(heat.shape)} is larger than '
-                                 'gt_sem_seg '
-                                 f'{tuple(label.shape)}')
+                                 f'gt_heatmap {tuple(heat.shape)} is larger '
+                                 f'than gt_sem_seg {tuple(label.shape)}')
             # the data preprocessor padded gt_sem_seg right/bottom
             if pad_h or pad_w:
                 heat = nn.functional.pad(heat, (0, pad_w, 0, pad_h), value=0.0)
@@ -192,13 +191,14 @@ class UNetHeatmapHead(BaseDecodeHead):
         """Heatmap losses against the soft annotator map.
 
         Args:
-            seg_logits: ``(N, 1, h, w)`` logits of :meth:`forward`.
-            batch_data_samples: samples with ``gt_heatmap`` and ``gt_sem_seg``.
+            seg_logits (torch.Tensor): ``(N, 1, h, w)`` logits of
+                :meth:`forward`.
+            batch_data_samples (list[SegDataSample]): samples with
+                ``gt_heatmap`` and ``gt_sem_seg``.
 
         Returns:
             dict: one entry per loss, plus ``heatmap_mae`` (mean absolute error
-                of the
-            heatmap, for the log).
+                of the heatmap, for the log).
         """
         target, valid = self._stack_targets(batch_data_samples)
         logits = resize(

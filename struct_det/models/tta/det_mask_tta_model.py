@@ -2,7 +2,6 @@
 """Test-time augmentation for detectors with (or without) instance masks."""
 from typing import List, Optional, Sequence, Union
 
-import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.logging import print_log
@@ -11,7 +10,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from .instance_merge import (MERGE_MODES, SCORE_MODES, _as_tensor,
-                             cat_instances, flip_instances, merge_instances,
+                             flip_instances, merge_instance_groups,
                              resize_instances)
 from .utils import build_wrapped_model
 
@@ -157,9 +156,9 @@ class DetMaskTTAModel(BaseTTAModel):
                 and ``ori_shape``, ``flip``, ``flip_direction`` metainfo.
 
         Returns:
-            DetDataSample: The metainfo and other fields (e.g. GT) of the
-            first unflipped view with the merged ``pred_instances`` at the
-            original image size.
+            DetDataSample: The metainfo and other fields (e.g. GT) of the first
+                unflipped view with the merged ``pred_instances`` at the
+                original image size.
         """
         if len(views) == 0:
             raise ValueError('DetMaskTTAModel: got an image without views')
@@ -171,18 +170,12 @@ class DetMaskTTAModel(BaseTTAModel):
         restored = [
             self.restore_view(view, idx) for idx, view in enumerate(views)
         ]
-        candidates = cat_instances(restored)
-        groups = torch.cat([
-            torch.full((len(inst), ), idx, dtype=torch.long)
-            for idx, inst in enumerate(restored)
-        ]).to(candidates.bboxes.device)
-        merged = merge_instances(
-            candidates,
+        merged = merge_instance_groups(
+            restored,
             mode=self.merge_mode,
             iou_thr=self.iou_thr,
             score_mode=self.score_mode,
             vote_thr=self.vote_thr,
-            groups=groups,
             group_weights=self.view_weights or [1.0] * len(views),
             class_agnostic=self.class_agnostic,
             max_num=self.max_per_img,
@@ -212,7 +205,7 @@ class DetMaskTTAModel(BaseTTAModel):
 
         Returns:
             InstanceData: ``bboxes``, ``scores``, ``labels`` (+ ``masks``) at
-            ``ori_shape``, filtered by ``score_thr``.
+                ``ori_shape``, filtered by ``score_thr``.
         """
         meta = view.metainfo
         if 'pred_instances' not in view:

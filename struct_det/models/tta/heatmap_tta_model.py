@@ -1,31 +1,29 @@
 """Test-time augmentation of heatmap segmentors: mmseg's SegTTAModel, right
 for one channel."""
-from typing import List, Optional, Union
+from typing import List
 
 import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import SegTTAModel
 from mmseg.registry import MODELS
-from torch import nn
 
-from .utils import build_wrapped_model
+from .utils import WrappedModelInit
 
 
 @MODELS.register_module()
-class HeatmapTTAModel(SegTTAModel):
+class HeatmapTTAModel(WrappedModelInit, SegTTAModel):
     """mmseg's ``SegTTAModel`` (flips, scales) for heatmaps, and for the
     score.
 
-    Each view goes through the segmentor's ``test_step``, whose
-    post-processing already un-flips the logits, resizes them to the
-    original image and, for a one-channel model, applies the sigmoid.
-    ``SegTTAModel`` applies the sigmoid a second time and keeps only the
-    binarised map; this model averages the views' heatmaps as they are
-    (softmax first for multi-channel models), stores the mean in
-    ``seg_logits`` (what :class:`StructureMetric` thresholds), binarises it
-    at the head's ``threshold`` into ``pred_sem_seg`` (what mmseg's
-    ``IoUMetric`` reads) and averages ``pred_score`` where the segmentor
-    predicts one. The merged sample is the first view's (its GT and
+    Each view goes through the segmentor's ``test_step``, whose post-processing
+    already un-flips the logits, resizes them to the original image and, for a
+    one-channel model, applies the sigmoid. ``SegTTAModel`` applies the sigmoid
+    a second time and keeps only the binarised map; this model averages the
+    views' heatmaps as they are (softmax first for multi-channel models),
+    stores the mean in ``seg_logits`` (what :class:`StructureMetric`
+    thresholds), binarises it at the head's ``threshold`` into ``pred_sem_seg``
+    (what mmseg's ``IoUMetric`` reads) and averages ``pred_score`` where the
+    segmentor predicts one. The merged sample is the first view's (its GT and
     metainfo), with ``metainfo['num_tta_views']``.
 
     Args:
@@ -34,15 +32,9 @@ class HeatmapTTAModel(SegTTAModel):
             segmentor's data preprocessor if given. Defaults to None.
     """
 
-    def __init__(
-            self,
-            module: Union[dict, nn.Module],
-            data_preprocessor: Optional[Union[dict,
-                                              nn.Module]] = None) -> None:
-        # mmseg's registry and scope, whatever the caller's default scope is
-        super().__init__(
-            module=build_wrapped_model(
-                module, MODELS, data_preprocessor, scope='mmseg'))
+    # mmseg's registry and scope, whatever the caller's default scope is
+    wrapped_registry = MODELS
+    wrapped_scope = 'mmseg'
 
     def _probabilities(self, sample) -> torch.Tensor:
         """The per-class probabilities of one view, ``(C, H, W)``."""
@@ -85,8 +77,7 @@ class HeatmapTTAModel(SegTTAModel):
                 if len(scores) != len(views):
                     raise ValueError(
                         'HeatmapTTAModel: only some views of '
-                        f'{sample.metainfo.get("img_path")} have a '
-                        'pred_score')
+                        f'{sample.metainfo.get("img_path")} have a pred_score')
                 sample.pred_score = torch.stack(scores).mean(0)
             sample.set_metainfo(dict(num_tta_views=len(views)))
             merged.append(sample)

@@ -5,10 +5,10 @@ One implementation serves two callers: :class:`DetMaskTTAModel` merges the
 views of one image (flips, scales) and :class:`StructureAssessor` merges the
 predictions of several detectors. Everything here works on
 :class:`~mmengine.structures.InstanceData` and runs on the device of its
-inputs. Box IoU, box flips and box rescaling are mmdet's
-(``bbox_overlaps``, ``bbox_flip``, ``scale_boxes``) and box NMS is mmcv's
-``batched_nms``; what mmdet and mmcv do not have (mask IoU, clustering NMS,
-score-weighted mask voting) is written here.
+inputs. Box IoU, box flips and box rescaling are mmdet's (``bbox_overlaps``,
+``bbox_flip``, ``scale_boxes``) and box NMS is mmcv's ``batched_nms``; what
+mmdet and mmcv do not have (mask IoU, clustering NMS, score-weighted mask
+voting) is written here.
 
 Merge modes:
 
@@ -61,7 +61,7 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
 
     Returns:
         Tensor: ``(N, 4)`` float boxes ``x1, y1, x2, y2`` with exclusive
-        right/bottom edges; all zeros for an empty mask.
+            right/bottom edges; all zeros for an empty mask.
     """
     num, height, width = masks.shape
     boxes = masks.new_zeros((num, 4), dtype=torch.float32)
@@ -278,7 +278,7 @@ def greedy_clusters(scores: Tensor,
 
     Returns:
         tuple[Tensor, list[Tensor]]: Survivor indices (descending score) and,
-        for each, the indices of its cluster (itself first).
+            for each, the indices of its cluster (itself first).
     """
     num = scores.numel()
     order = torch.argsort(scores, descending=True, stable=True)
@@ -354,6 +354,30 @@ def box_nms(instances: InstanceData,
     return order[kept]
 
 
+def merge_instance_groups(instance_list: Sequence[InstanceData],
+                          with_masks: Optional[bool] = None,
+                          **merge_kwargs) -> InstanceData:
+    """Merge one image's instance sets (views, detectors), each its own
+    group: :func:`cat_instances`, then :func:`merge_instances` with the
+    index of each candidate's set as its group id.
+
+    Args:
+        instance_list (Sequence[InstanceData]): The sets, in group order.
+        with_masks (bool, optional): As in :func:`cat_instances`.
+        **merge_kwargs: The other arguments of :func:`merge_instances`
+            (all but ``instances`` and ``groups``).
+
+    Returns:
+        InstanceData: The merged set, as :func:`merge_instances` gives it.
+    """
+    candidates = cat_instances(instance_list, with_masks=with_masks)
+    groups = torch.cat([
+        torch.full((len(inst), ), idx, dtype=torch.long)
+        for idx, inst in enumerate(instance_list)
+    ]).to(candidates.bboxes.device)
+    return merge_instances(candidates, groups=groups, **merge_kwargs)
+
+
 def merge_instances(instances: InstanceData,
                     mode: str = 'mask_nms',
                     iou_thr: float = 0.5,
@@ -390,7 +414,7 @@ def merge_instances(instances: InstanceData,
 
     Returns:
         InstanceData: Merged ``bboxes``, ``scores``, ``labels`` (+ ``masks``),
-        sorted by descending score.
+            sorted by descending score.
 
     Note:
         ``'wbf'`` is not mmdet's ``weighted_boxes_fusion`` (ZFTurbo's WBF),

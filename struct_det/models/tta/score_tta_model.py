@@ -1,18 +1,17 @@
 """Test-time augmentation for image-level score regressors: average over
 views."""
-from typing import List, Optional, Union
+from typing import List
 
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.model import BaseTTAModel
-from torch import nn
 
-from .utils import build_wrapped_model
+from .utils import WrappedModelInit
 
 
 @MODELS.register_module()
-class ScoreTTAModel(BaseTTAModel):
+class ScoreTTAModel(WrappedModelInit, BaseTTAModel):
     """Averages the ``pred_score`` of every view of an image (e.g. N grid
     crops).
 
@@ -28,14 +27,8 @@ class ScoreTTAModel(BaseTTAModel):
             model's data preprocessor if given. Defaults to None.
     """
 
-    def __init__(
-            self,
-            module: Union[dict, nn.Module],
-            data_preprocessor: Optional[Union[dict,
-                                              nn.Module]] = None) -> None:
-        # mmdet's registry resolves the model without a default scope
-        super().__init__(
-            module=build_wrapped_model(module, MODELS, data_preprocessor))
+    # mmdet's registry resolves the model without a default scope
+    wrapped_registry = MODELS
 
     def merge_preds(
             self, data_samples_list: List[List[DetDataSample]]
@@ -48,7 +41,7 @@ class ScoreTTAModel(BaseTTAModel):
 
         Returns:
             list[DetDataSample]: One sample per image with the averaged
-            ``pred_score``.
+                ``pred_score``.
 
         Raises:
             ValueError: If a view has no ``pred_score``.

@@ -36,3 +36,33 @@ def build_wrapped_model(module: Union[dict, nn.Module],
         return registry.build(module)
     with DefaultScope.overwrite_default_scope(scope):
         return registry.build(module)
+
+
+class WrappedModelInit:
+    """Mixin for a TTA wrapper whose only arguments are the wrapped model and
+    an optional data preprocessor: builds the model with
+    :func:`build_wrapped_model` from the class's ``wrapped_registry`` under
+    its ``wrapped_scope`` and passes it on as ``module``.
+
+    Put it before the TTA base class, e.g.
+    ``class ScoreTTAModel(WrappedModelInit, BaseTTAModel)``.
+
+    Args:
+        module (dict | nn.Module): The wrapped model or its config.
+        data_preprocessor (dict | nn.Module, optional): Overrides the
+            model's data preprocessor if given. Defaults to None.
+    """
+    wrapped_registry: Registry
+    wrapped_scope: Optional[str] = None
+
+    def __init__(
+            self,
+            module: Union[dict, nn.Module],
+            data_preprocessor: Optional[Union[dict,
+                                              nn.Module]] = None) -> None:
+        super().__init__(
+            module=build_wrapped_model(
+                module,
+                self.wrapped_registry,
+                data_preprocessor,
+                scope=self.wrapped_scope))

@@ -45,8 +45,8 @@ class DriftingDetector(BaseModel):
 
     After n training iterations the true instance scores 0.3 + 0.1 n and the
     false one 0.2 less, so the best of the thresholds 0.2/0.4/0.6/0.8 moves
-    from 0.4 (n = 2) to
-    0.6 (n = 4): each validation calibrates a different threshold.
+    from 0.4 (n = 2) to 0.6 (n = 4): each validation calibrates a different
+    threshold.
     """
 
     def __init__(self):

@@ -1,4 +1,4 @@
-"""Region counts on a process pool are exactly the serial ones, in order."""
+"""Region counts on a thread pool are exactly the serial ones, in order."""
 import os.path as osp
 import subprocess
 import sys
@@ -66,8 +66,10 @@ def test_score_submission_is_the_same_on_a_pool():
 
 
 def test_worker_count_resolution():
-    # serial default
-    assert resolve_workers(5000) == 1 and resolve_workers(5000, None) == 1
+    # the default: one thread per core (at most 8) from 64 images on
+    cores = min(available_cpus(), 8)
+    assert resolve_workers(5000) == cores and resolve_workers(64) == cores
+    assert resolve_workers(63) == 1 and resolve_workers(63, None) == 1
     assert resolve_workers(10, 0) == 1 and resolve_workers(10, 1) == 1
     assert resolve_workers(3, 8) == 3  # never more workers than images
     assert resolve_workers(5000, available_cpus()) == available_cpus()
@@ -96,10 +98,8 @@ print('ok')
 
 
 def test_pool_after_opencv_threads_ran_does_not_hang():
-    """Forking while OpenCV's thread pool runs used to hang the workers in
-    their first cv2
-    call; the pool now forks with OpenCV single-threaded and restores its
-    thread count."""
+    """The pool runs after OpenCV's own thread pool has run (a forked pool
+    used to hang there), and OpenCV gets its thread count back."""
     repo = osp.dirname(
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     run = subprocess.run(

@@ -220,9 +220,8 @@ def _square_contour(x0, y0, x1, y1):
 
 def test_regions_are_drawn_one_by_one(monkeypatch):
     """Each region is drawn by itself like the scorer draws it, so even
-    contours whose
-    filled areas overlapped (outer contours of one mask never do) would count
-    exactly."""
+    contours whose filled areas overlapped (outer contours of one mask never
+    do) would count exactly."""
     a, b = _square_contour(10, 10, 30, 30), _square_contour(20, 20, 40, 40)
     mask = np.zeros((512, 512), np.uint8)
     mask[10:41, 10:41] = 1

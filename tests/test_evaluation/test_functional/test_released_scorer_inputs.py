@@ -21,20 +21,10 @@ from struct_det.evaluation.functional import (gt_scorer_masks,
 from struct_det.evaluation.submission import validate_gt, validate_submission
 from tests.test_evaluation.test_functional.scorer_reference import (
     binarize_prediction, reference_score)
+from tests.test_evaluation.test_functional.synthetic import ellipses
 
 SCORE_KEYS = ('final_score', 'srcc', 'plcc', 'precision', 'recall', 'f1_score',
               'giou')
-
-
-def _blobs(rng, shape, n):
-    m = np.zeros(shape, np.uint8)
-    for _ in range(n):
-        centre = (int(rng.integers(0,
-                                   shape[1])), int(rng.integers(0, shape[0])))
-        axes = (int(rng.integers(10, shape[1] // 6)),
-                int(rng.integers(10, shape[0] // 6)))
-        cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    return m
 
 
 def _plain_set(n=24, seed=0):
@@ -44,12 +34,13 @@ def _plain_set(n=24, seed=0):
     for i in range(n):
         key = f'{i:032x}'
         shape = [(1024, 1024), (576, 1024), (768, 640), (512, 512)][i % 4]
-        gt = binarize_prediction(_blobs(rng, shape, int(rng.integers(0, 4))))
+        gt = binarize_prediction(
+            ellipses(rng, shape, int(rng.integers(0, 4)), 10, 6))
         pred = cv2.resize(
             gt, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
         pred = np.maximum(
             np.roll(pred, int(rng.integers(-20, 20)), axis=1),
-            _blobs(rng, shape, int(rng.integers(0, 2))))
+            ellipses(rng, shape, int(rng.integers(0, 2)), 10, 6))
         mos = float(np.clip(4.5 - 30 * gt.mean() + rng.normal(0, 0.5), 1, 5))
         gts[key] = {'score': round(mos * 3) / 3, 'pred_area': gt}
         preds[key] = {
@@ -68,6 +59,10 @@ def _score(preds, gts):
     ]
 
 
+def _scores(result):
+    return {k: result[k] for k in SCORE_KEYS}
+
+
 def _assert_reference(result, preds, gts):
     ref = reference_score(preds, gts)
     for key in SCORE_KEYS:
@@ -81,40 +76,23 @@ def test_plain_set_matches_the_reference():
     assert notes == []
 
 
-def test_mask_with_a_channel_axis_scores_like_the_2d_mask():
-    preds, gts = _plain_set()
-    plain, _ = _score(preds, gts)
-    odd = copy.deepcopy(preds)
-    for entry in odd.values():
+@pytest.mark.parametrize(
+    'field,change',
+    [
         # (H, W, 1), 512x512 ones too
-        entry['pred_area'] = entry['pred_area'][:, :, None]
-    result, notes = _score(odd, gts)
-    _assert_reference(result, odd, gts)
-    assert {
-        k: result[k]
-        for k in SCORE_KEYS
-    } == {
-        k: plain[k]
-        for k in SCORE_KEYS
-    }
-    assert notes == []
-
-
-def test_zero_dim_array_scores_score_like_floats():
+        ('pred_area', lambda area: area[:, :, None]),
+        ('score', np.array),
+    ],
+    ids=['mask_with_a_channel_axis', 'zero_dim_array_scores'])
+def test_odd_records_score_like_the_plain_ones(field, change):
     preds, gts = _plain_set()
     plain, _ = _score(preds, gts)
     odd = copy.deepcopy(preds)
     for entry in odd.values():
-        entry['score'] = np.array(entry['score'])
+        entry[field] = change(entry[field])
     result, notes = _score(odd, gts)
     _assert_reference(result, odd, gts)
-    assert {
-        k: result[k]
-        for k in SCORE_KEYS
-    } == {
-        k: plain[k]
-        for k in SCORE_KEYS
-    }
+    assert _scores(result) == _scores(plain)
     assert notes == []
 
 
@@ -169,13 +147,7 @@ def test_extra_keys_with_bad_records_or_int_keys_are_ignored():
         'pred_area': np.zeros((8, 8), np.uint8)
     }
     result, _ = _score(odd, gts)
-    assert {
-        k: result[k]
-        for k in SCORE_KEYS
-    } == {
-        k: plain[k]
-        for k in SCORE_KEYS
-    }
+    assert _scores(result) == _scores(plain)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter('always')
         notes = validate_submission(odd, keys=gts)
@@ -228,36 +200,28 @@ def test_many_records_of_one_kind_give_one_short_warning():
     (np.zeros((2, 64, 64, 1), np.uint8), r'shape \(2, 64, 64, 1\)'),
     (np.full((64, 64), -0.5, np.float32), 'negative floats'),
 ])
-def test_what_the_scorer_crashes_on_or_misreads_stays_an_error(area, match):
-    gts = {
-        'img_a': {
-            'score': 1.0,
-            'pred_area': np.zeros((512, 512), np.uint8)
-        }
-    }
-    with pytest.raises(ValueError, match=f"'img_a'.*{match}"):
-        score_submission({'img_a': {'score': 1.0, 'pred_area': area}}, gts)
+def test_what_the_scorer_crashes_on_or_misreads_stays_an_error(
+        area, match, assert_rejected):
+    assert_rejected({'score': 1.0, 'pred_area': area}, f"'img_a'.*{match}")
 
 
-def test_nan_scores_missing_keys_and_non_scalar_scores_stay_errors():
+def test_nan_scores_missing_keys_and_non_scalar_scores_stay_errors(
+        assert_rejected):
     mask = np.zeros((512, 512), np.uint8)
-    gts = {'img_a': {'score': 1.0, 'pred_area': mask}}
-    with pytest.raises(ValueError, match="'img_a'.*finite"):
-        score_submission(
-            {'img_a': {
-                'score': np.array(float('nan')),
-                'pred_area': mask
-            }}, gts)
-    with pytest.raises(
-            ValueError, match="'img_a'.*an array of shape "
-            "\\(1,\\)"):
-        score_submission(
-            {'img_a': {
-                'score': np.array([2.0]),
-                'pred_area': mask
-            }}, gts)
-    with pytest.raises(ValueError, match='lacks 1 of the 1 GT keys'):
-        score_submission({'img_b': {'score': 1.0, 'pred_area': mask}}, gts)
+    assert_rejected({
+        'score': np.array(float('nan')),
+        'pred_area': mask
+    }, "'img_a'.*finite")
+    assert_rejected({
+        'score': np.array([2.0]),
+        'pred_area': mask
+    }, "'img_a'.*an array of shape \\(1,\\)")
+    assert_rejected({
+        'score': 1.0,
+        'pred_area': mask
+    },
+                    'lacks 1 of the 1 GT keys',
+                    key='img_b')
 
 
 def test_the_benchmark_anchor_gives_the_scorer_s_numbers():
@@ -276,7 +240,4 @@ def test_the_benchmark_anchor_gives_the_scorer_s_numbers():
     spec.loader.exec_module(anchor)
     preds, gts = _plain_set(seed=3)
     result, _ = _score(preds, gts)
-    assert anchor.score(copy.deepcopy(preds), gts) == {
-        k: result[k]
-        for k in SCORE_KEYS
-    }
+    assert anchor.score(copy.deepcopy(preds), gts) == _scores(result)

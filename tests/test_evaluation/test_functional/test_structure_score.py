@@ -1,7 +1,6 @@
 """score_submission: equality with the literal scorer, hand-computed sets,
 options, errors.
 """
-import cv2
 import numpy as np
 import pytest
 from scipy import stats
@@ -9,16 +8,7 @@ from scipy import stats
 from struct_det.evaluation.functional import final_score, score_submission
 from tests.test_evaluation.test_functional.scorer_reference import (
     binarize_prediction, reference_score)
-
-
-def _blobs(rng, size, n):
-    m = np.zeros((size, size), np.uint8)
-    for _ in range(n):
-        centre = tuple(int(v) for v in rng.integers(0, size, 2))
-        axes = (int(rng.integers(5,
-                                 size // 8)), int(rng.integers(5, size // 8)))
-        cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-    return m
+from tests.test_evaluation.test_functional.synthetic import ellipses
 
 
 def _random_set(n=40, seed=0):
@@ -26,8 +16,8 @@ def _random_set(n=40, seed=0):
     preds, gts = {}, {}
     for i in range(n):
         key = f'{i:032x}'
-        gt = _blobs(rng, 1024, int(rng.integers(0, 4)))
-        pred = _blobs(rng, 1024, int(rng.integers(0, 3)))
+        gt = ellipses(rng, (1024, 1024), int(rng.integers(0, 4)), 5, 8)
+        pred = ellipses(rng, (1024, 1024), int(rng.integers(0, 3)), 5, 8)
         if rng.random() < 0.6:
             pred = np.maximum(pred,
                               np.roll(gt, int(rng.integers(-30, 30)), axis=1))
@@ -75,46 +65,20 @@ def _square(y, x, s, size=512):
 def test_hand_computed_set():
     empty = np.zeros((512, 512), np.uint8)
     two_gt = np.maximum(_square(100, 100, 30), _square(100, 140, 30))
-    gts = {
-        'hit': {
-            'score': 1.0,
-            'pred_area': _square(200, 200, 40)
-        },
-        'merged': {
-            'score': 2.0,
-            'pred_area': two_gt
-        },
-        'clean': {
-            'score': 4.0,
-            'pred_area': empty
-        },
-        'missed': {
-            'score': 5.0,
-            'pred_area': _square(10, 10, 20)
-        }
+    # a false positive on a clean image, and a sub-threshold speck (13x13)
+    clean_pred = np.maximum(_square(300, 300, 20), _square(0, 0, 13))
+    # image: GT score, GT mask, predicted score, predicted mask
+    cases = {
+        'hit': (1.0, _square(200, 200, 40), 1.2, _square(200, 200, 40)),
+        # one 80x80 region hits both GT squares (IoU 900 / 6400 > 0.1 each)
+        'merged': (2.0, two_gt, 2.5, _square(95, 95, 80)),
+        'clean': (4.0, empty, 3.0, clean_pred),
+        'missed': (5.0, _square(10, 10, 20), 4.9, empty),
     }
-    preds = {
-        'hit': {
-            'score': 1.2,
-            'pred_area': _square(200, 200, 40)
-        },
-        # one 80x80 region hits both GT squares (IoU 900 / 6400 > 0.1
-        # each)
-        'merged': {
-            'score': 2.5,
-            'pred_area': _square(95, 95, 80)
-        },
-        # a false positive on a clean image, and a sub-threshold speck
-        # (13x13)
-        'clean': {
-            'score': 3.0,
-            'pred_area': np.maximum(_square(300, 300, 20), _square(0, 0, 13))
-        },
-        'missed': {
-            'score': 4.9,
-            'pred_area': empty
-        }
-    }
+    gts, preds = {}, {}
+    for key, (gt_score, gt_area, score, area) in cases.items():
+        gts[key] = {'score': gt_score, 'pred_area': gt_area}
+        preds[key] = {'score': score, 'pred_area': area}
     res = score_submission(preds, gts)
     assert (res['num_pred_regions'], res['num_pred_hit'],
             res['num_gt_regions'], res['num_gt_missed']) == (3, 2, 4, 1)
@@ -183,39 +147,33 @@ def test_degenerate_sets_give_nan_with_warnings():
     (np.full((64, 64), np.nan), 'NaN'),
     ([[0, 1]], 'numpy array'),
 ])
-def test_invalid_prediction_names_the_key(area, match):
-    gts = {
-        'img_a': {
-            'score': 1.0,
-            'pred_area': np.zeros((512, 512), np.uint8)
-        }
-    }
-    with pytest.raises(ValueError, match=f"'img_a'.*{match}"):
-        score_submission({'img_a': {'score': 1.0, 'pred_area': area}}, gts)
+def test_invalid_prediction_names_the_key(area, match, assert_rejected):
+    assert_rejected({'score': 1.0, 'pred_area': area}, f"'img_a'.*{match}")
 
 
-def test_invalid_scores_and_keys():
+def test_invalid_scores_and_keys(assert_rejected):
     mask = np.zeros((512, 512), np.uint8)
-    gts = {'img_a': {'score': 1.0, 'pred_area': mask}}
-    with pytest.raises(ValueError, match="'img_a'.*finite"):
-        score_submission({'img_a': {
-            'score': float('inf'),
-            'pred_area': mask
-        }}, gts)
-    with pytest.raises(ValueError, match="'img_a'.*real number"):
-        score_submission({'img_a': {'score': '3.0', 'pred_area': mask}}, gts)
-    with pytest.raises(ValueError, match=r"lacks 1 of the 1 GT keys.*img_a"):
-        score_submission({'img_a.jpg': {'score': 1.0, 'pred_area': mask}}, gts)
-    with pytest.raises(ValueError, match="GT 'img_a'.*other than 0 and 1"):
-        score_submission({'img_a': {
-            'score': 1.0,
-            'pred_area': mask
-        }}, {'img_a': {
-            'score': 1.0,
-            'pred_area': mask * 255 + 3
-        }})
-    with pytest.raises(ValueError, match="'img_a'.*'score' and 'pred_area'"):
-        score_submission({'img_a': {'pred_area': mask}}, gts)
+    assert_rejected({
+        'score': float('inf'),
+        'pred_area': mask
+    }, "'img_a'.*finite")
+    assert_rejected({
+        'score': '3.0',
+        'pred_area': mask
+    }, "'img_a'.*real number")
+    assert_rejected({
+        'score': 1.0,
+        'pred_area': mask
+    },
+                    r"lacks 1 of the 1 GT keys.*img_a",
+                    key='img_a.jpg')
+    assert_rejected({
+        'score': 1.0,
+        'pred_area': mask
+    },
+                    "GT 'img_a'.*other than 0 and 1",
+                    gt_area=mask * 255 + 3)
+    assert_rejected({'pred_area': mask}, "'img_a'.*'score' and 'pred_area'")
 
 
 def test_final_score_weights():

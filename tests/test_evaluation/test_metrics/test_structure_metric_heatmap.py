@@ -126,8 +126,7 @@ def test_sources_and_two_channel_logits(val_targets):
     with pytest.raises(ValueError, match='3 channels'):
         sample_heatmap(dict(seg_logits=dict(data=torch.zeros(3, 4, 4))))
     with pytest.raises(
-            ValueError, match="pred_source='heatmap' but a sample "
-            "has no"):
+            ValueError, match="pred_source='heatmap' but a sample has no"):
         StructureMetric(pred_source='heatmap').process({}, [
             dict(
                 gt_sem_seg=dict(data=torch.zeros(1, 4, 4)),
@@ -166,7 +165,6 @@ def test_writer_takes_the_calibrated_threshold(tmp_path):
     # a writer without 'calibrated' keeps its 0
     assert thrs == [0.4, None, 0.4, None]
     with pytest.raises(
-            ValueError, match="score_thr='calibrated' but no "
-            "calibrated"):
+            ValueError, match="score_thr='calibrated' but no calibrated"):
         StructureSubmissionWriter(out_file='z.zip', score_thr='calibrated')
     assert math.isfinite(StructureSubmissionWriter(out_file='z.zip').score_thr)

@@ -9,25 +9,11 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 
 from struct_det.models.regressors import LoDa, ScoreDataPreprocessor
-
-TINY_VIT = dict(
-    model_name='vit_tiny_patch16_224',
-    img_size=32,
-    patch_size=8,
-    depth=2,
-    embed_dim=48,
-    num_heads=3)
-TINY_CNN = dict(
-    model_name='resnet10t',
-    channels=(8, 16, 32, 64),
-    stem_width=8,
-    out_indices=(1, 2, 3, 4))
+from tests.test_models.tiny_loda import TINY_CNN, TINY_LODA, TINY_VIT
 
 
 def tiny_loda(**overrides) -> LoDa:
-    cfg = dict(
-        vit=TINY_VIT, cnn=TINY_CNN, latent_dim=16, grid_size=2, num_heads=2)
-    cfg.update(overrides)
+    cfg = dict(TINY_LODA, **overrides)
     return LoDa(**copy.deepcopy(cfg))
 
 
@@ -312,8 +298,7 @@ def test_pretrained_backbones_load_from_local_files(tmp_path):
     with pytest.raises(KeyError, match='missing from the file'):
         tiny_loda(vit=dict(TINY_VIT, pretrained=str(wrong))).init_weights()
     with pytest.raises(
-            FileNotFoundError, match='nothing is fetched at run '
-            'time'):
+            FileNotFoundError, match='nothing is fetched at run time'):
         tiny_loda(
             cnn=dict(TINY_CNN, pretrained=str(tmp_path /
                                               'absent.pth'))).init_weights()

@@ -185,8 +185,7 @@ def test_unknown_layouts_are_reported():
         'bn_buffer': ckpt['bn_buffer']
     }
     with pytest.raises(
-            ValueError, match="unknown learner entry "
-            "'extra.weight'"):
+            ValueError, match="unknown learner entry 'extra.weight'"):
         convert_official_loda_state(bad)
     short = {
         'learner': {

@@ -41,8 +41,7 @@ def test_tiny_loda_learns_and_tta_averages(sample_data_root, repo_root,
     args = tool.parse_args([
         osp.join(repo_root, TINY_CONFIG), checkpoint, '--tta', '--work-dir',
         str(tmp_path / 'tta'), '--cfg-options',
-        f'test_dataloader.dataset.data_root='
-        f'{sample_data_root}/'
+        f'test_dataloader.dataset.data_root={sample_data_root}/'
     ])
     tta_cfg = tool.build_test_config(args)
     assert tta_cfg.model.type == 'ScoreTTAModel'

@@ -1,12 +1,9 @@
 """The tiny heatmap + score config trains on the sample data; tools/test.py
---tta on it and
-on the fused joint config prints every metric and writes a zip the offline
-scorer accepts."""
+--tta on it and on the fused joint config prints every metric and writes a zip
+the offline scorer accepts."""
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
@@ -18,16 +15,6 @@ JOINT = 'configs/tiny/structure-assessor_heatmap-tiny_mask2former-tiny_evalmuse-
 STRUCTURE_KEYS = ('srcc', 'plcc', 'precision', 'recall', 'f1_score', 'giou',
                   'pixel_f1', 'best_score_thr', 'final_score')
 IOU_KEYS = ('aAcc', 'mIoU', 'mAcc')
-
-
-def _run(repo_root, *args):
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 def _logged(work_dir, key):
@@ -74,66 +61,42 @@ def test_tiny_segmentor_loss_falls_and_threshold_is_calibrated(trained):
 
 @pytest.mark.slow
 def test_tools_test_tta_prints_every_metric_and_the_zip_scores_the_same(
-        trained, sample_data_root, repo_root, tmp_path):
+        trained, sample_data_root, tmp_path, tiny_e2e):
     work_dir, max_iters, calibration = trained
     checkpoint = osp.join(work_dir, f'iter_{max_iters}.pth')
     zip_path, gt_path = tmp_path / 'heatmap.zip', tmp_path / 'gt.pkl'
     val = osp.join(sample_data_root, 'annotations', 'evalmuse_val.json')
-    _run(repo_root, 'tools/misc/make_gt_pkl.py', val, str(gt_path))
-    log = _run(repo_root, 'tools/test.py', TINY, checkpoint, '--tta',
-               '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-               f'test_dataloader.dataset.data_root={sample_data_root}/',
-               f'test_evaluator.2.out_file={zip_path}')
+    tiny_e2e.run_tool('tools/misc/make_gt_pkl.py', val, str(gt_path))
+    log = tiny_e2e.run_tool(
+        'tools/test.py', TINY, checkpoint, '--tta', '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={sample_data_root}/',
+        f'test_evaluator.2.out_file={zip_path}')
     assert f'score_thr={calibration["score_thr"]:g} calibrated' in log
-    [metrics_file] = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
-    with open(metrics_file) as f:
-        metrics = json.loads(f.readline())
-    for key in STRUCTURE_KEYS:
-        assert f'structure/{key}' in metrics, key
+    metrics = tiny_e2e.read_test_metrics(
+        str(tmp_path / 'test'), STRUCTURE_KEYS)
     for key in IOU_KEYS:
         assert key in metrics, key
     assert metrics['structure/best_score_thr'] == pytest.approx(
         calibration['score_thr'])
-    out_json = tmp_path / 'scores.json'
-    _run(repo_root, 'tools/evaluate_submission.py', str(zip_path),
-         str(gt_path), '--out-json', str(out_json))
-    scores = json.loads(out_json.read_text())
-    for key in ('final_score', 'f1_score', 'precision', 'recall', 'srcc',
-                'plcc'):
-        ours = float('nan') if scores[key] is None else scores[key]
-        assert ours == pytest.approx(
-            metrics[f'structure/{key}'], abs=1e-4, nan_ok=True), key
+    tiny_e2e.assert_zip_scores_as_logged(zip_path, gt_path, metrics)
 
 
 @pytest.mark.slow
-def test_fused_joint_config_under_tta(trained, sample_data_root, repo_root,
-                                      tmp_path):
+def test_fused_joint_config_under_tta(trained, sample_data_root, tmp_path,
+                                      tiny_e2e):
     """Segmentor + Mask2Former + LoDa in one tools/test.py --tta run (members
-    but the
-    segmentor random: a plumbing check)."""
+    but the segmentor random: a plumbing check)."""
     work_dir, max_iters, calibration = trained
-    with open(osp.join(sample_data_root, 'annotations',
-                       'evalmuse_val.json')) as f:
-        coco = json.load(f)
-    coco['images'] = coco['images'][:6]
-    ids = {img['id'] for img in coco['images']}
-    coco['annotations'] = [
-        a for a in coco['annotations'] if a['image_id'] in ids
-    ]
-    subset = tmp_path / 'val6.json'
-    subset.write_text(json.dumps(coco))
-    log = _run(
-        repo_root, 'tools/test.py', JOINT, '--tta', '--work-dir',
-        str(tmp_path / 'j'), '--cfg-options',
-        f'test_dataloader.dataset.ann_file={subset}',
+    subset = tiny_e2e.write_val_subset(sample_data_root,
+                                       tmp_path / 'val6.json', 6)
+    log = tiny_e2e.run_tool(
+        'tools/test.py', JOINT, '--tta', '--work-dir', str(tmp_path / 'j'),
+        '--cfg-options', f'test_dataloader.dataset.ann_file={subset}',
         f'model.segmentors.0.checkpoint={work_dir}/iter_{max_iters}.pth',
         f'model.fusion.heatmap_thr={calibration["score_thr"]}',
         'model.detectors.0.score_thr=0.5',
         f'test_evaluator.1.out_file={tmp_path / "joint.zip"}')
     assert 'around HeatmapSegmentor' in log and 'around Mask2Former' in log
-    [metrics_file] = glob.glob(str(tmp_path / 'j' / '*' / '*.json'))
-    with open(metrics_file) as f:
-        metrics = json.loads(f.readline())
-    for key in STRUCTURE_KEYS:
-        assert f'structure/{key}' in metrics, key
+    tiny_e2e.read_test_metrics(str(tmp_path / 'j'), STRUCTURE_KEYS)
     assert (tmp_path / 'joint.zip').is_file()

@@ -83,6 +83,17 @@ def _view(masks,
     return sample
 
 
+def _flipped_view(masks, scores, direction, **kwargs) -> DetDataSample:
+    """The prediction of a view flipped in ``direction``: ``masks`` (in the
+    original frame) flipped as the detector sees them."""
+    return _view(
+        _flip_np(masks, direction),
+        scores,
+        flip=True,
+        direction=direction,
+        **kwargs)
+
+
 def _empty_view() -> DetDataSample:
     return _view(
         np.zeros((0, H, W), bool), [], flip=True, direction='horizontal')
@@ -124,7 +135,7 @@ def test_flipped_view_lands_on_the_unflipped_one(direction):
 def test_all_flips_merge_into_the_original_instances():
     masks = _objects()
     views = [_view(masks, [0.9, 0.6])] + [
-        _view(_flip_np(masks, d), [0.8, 0.5], flip=True, direction=d)
+        _flipped_view(masks, [0.8, 0.5], d)
         for d in ('horizontal', 'vertical', 'diagonal')
     ]
     for mode in ('nms', 'mask_nms', 'mask_vote', 'wbf'):
@@ -164,14 +175,10 @@ def test_multi_scale_views_merge_at_the_original_size():
     # a view predicted at half resolution (masks and boxes in that frame),
     # flipped there; and a view at double resolution
     half = masks[:, ::2, ::2]
-    half_flipped = _flip_np(half, 'horizontal')
     double = masks.repeat(2, axis=1).repeat(2, axis=2)
     views = [
-        _view(
-            half_flipped, [0.9, 0.6],
-            flip=True,
-            direction='horizontal',
-            img_shape=(H // 2, W // 2)),
+        _flipped_view(
+            half, [0.9, 0.6], 'horizontal', img_shape=(H // 2, W // 2)),
         _view(double, [0.8, 0.7], img_shape=(2 * H, 2 * W)),
     ]
     tta = _tta(merge_mode='mask_vote')
@@ -194,10 +201,7 @@ def test_an_empty_view_changes_nothing(mode):
     shifted = np.roll(masks, 2, axis=2)
     views = [
         _view(masks, [0.9, 0.6]),
-        _view(
-            _flip_np(shifted, 'horizontal'), [0.7, 0.5],
-            flip=True,
-            direction='horizontal')
+        _flipped_view(shifted, [0.7, 0.5], 'horizontal')
     ]
     without = _merge(views, merge_mode=mode)
     with_empty = _merge(views + [_empty_view()], merge_mode=mode)
@@ -367,10 +371,7 @@ def test_test_step_runs_views_and_returns_one_sample_per_image():
     masks = _objects()
     views_img0 = [
         _view(masks, [0.9, 0.6]),
-        _view(
-            _flip_np(masks, 'vertical'), [0.8, 0.5],
-            flip=True,
-            direction='vertical')
+        _flipped_view(masks, [0.8, 0.5], 'vertical')
     ]
     views_img1 = [_view(masks[:1], [0.7]), _empty_view()]
     # BaseTTAModel layout: [view][image]

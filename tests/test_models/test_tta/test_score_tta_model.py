@@ -13,19 +13,8 @@ from struct_det.datasets.transforms import (GridCrop, grid_crop_views,
                                             grid_offsets)
 from struct_det.models.regressors import LoDa
 from struct_det.models.tta import ScoreTTAModel
+from tests.test_models.tiny_loda import TINY_LODA as TINY
 
-TINY = dict(
-    vit=dict(
-        model_name='vit_tiny_patch16_224',
-        img_size=32,
-        patch_size=8,
-        depth=2,
-        embed_dim=48,
-        num_heads=3),
-    cnn=dict(model_name='resnet10t', channels=(8, 16, 32, 64), stem_width=8),
-    latent_dim=16,
-    grid_size=2,
-    num_heads=2)
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'mos')
 
 

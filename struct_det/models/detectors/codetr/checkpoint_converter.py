@@ -76,8 +76,8 @@ class ConversionResult(NamedTuple):
         state_dict (OrderedDict): Tensors under :class:`CoDETR` names.
         mapping (dict): Source key -> target key of every converted tensor.
         unconverted (list[str]): Source keys no rule knows (left out).
-        dropped (list[str]): Target keys left out on purpose
-            (class-specific tensors when asked to drop them).
+        dropped (list[str]): Target keys left out on purpose (class-specific
+            tensors when asked to drop them).
     """
     state_dict: 'OrderedDict[str, Tensor]'
     mapping: Dict[str, str]
@@ -151,7 +151,7 @@ def convert_codetr_state_dict(
 
     Returns:
         ConversionResult: Converted tensors, the key mapping, the unknown
-        source keys and the dropped target keys.
+            source keys and the dropped target keys.
     """
     converted: 'OrderedDict[str, Tensor]' = OrderedDict()
     mapping: Dict[str, str] = {}

@@ -34,8 +34,8 @@ class CoATSSHead(ATSSHead):
 
         Returns:
             tuple: ``(losses, positives)`` where ``positives`` holds one
-            ``InstanceData`` per image with ``priors`` (anchors, xyxy),
-            ``labels`` and target ``bboxes`` (xyxy).
+                ``InstanceData`` per image with ``priors`` (anchors, xyxy),
+                ``labels`` and target ``bboxes`` (xyxy).
         """
         batch_gt_instances, batch_gt_instances_ignore, batch_img_metas = \
             unpack_gt_instances(batch_data_samples)

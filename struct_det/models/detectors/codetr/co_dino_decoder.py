@@ -41,10 +41,10 @@ class CoDinoTransformerDecoder(DinoTransformerDecoder):
 
         Returns:
             tuple[Tensor, Tensor]: With ``return_intermediate`` the normed
-            states of every layer (num_layers, bs, num_queries, dim) and the
-            references (num_layers + 1, bs, num_queries, 4) whose layer
-            entries keep their gradient ("look forward twice"); otherwise the
-            last state and reference.
+                states of every layer (num_layers, bs, num_queries, dim) and
+                the references (num_layers + 1, bs, num_queries, 4) whose layer
+                entries keep their gradient ("look forward twice"); otherwise
+                the last state and reference.
         """
         if reg_branches is None:
             raise ValueError('CoDinoTransformerDecoder refines boxes in every '

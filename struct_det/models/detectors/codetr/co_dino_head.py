@@ -69,8 +69,8 @@ class CoDINOHead(DINOHead):
 
         Returns:
             tuple[Tensor, Tensor]: Class logits (num_layers, bs, num_queries,
-            cls_out_channels) and sigmoid boxes (num_layers, bs, num_queries,
-            4), normalised cxcywh.
+                cls_out_channels) and sigmoid boxes (num_layers, bs,
+                num_queries, 4), normalised cxcywh.
         """
         all_cls_scores, all_bbox_preds = [], []
         for layer_id, hidden_state in enumerate(hidden_states):
@@ -158,7 +158,7 @@ class CoDINOHead(DINOHead):
 
         Returns:
             dict: ``pos{g}_loss_{cls,bbox,iou}`` for the last layer and
-            ``d{l}.pos{g}_loss_*`` for the others.
+                ``d{l}.pos{g}_loss_*`` for the others.
         """
         losses = dict()
         group_sizes = pos_query_meta['group_sizes']

@@ -46,9 +46,9 @@ class CoStandardRoIHead(StandardRoIHead):
 
         Returns:
             tuple: ``(losses, positives)``; ``positives`` holds one
-            ``InstanceData`` per image with ``priors`` (sampled proposals,
-            xyxy), ``labels`` (``num_classes`` for negatives) and target
-            ``bboxes`` (xyxy, zeros for negatives).
+                ``InstanceData`` per image with ``priors`` (sampled proposals,
+                xyxy), ``labels`` (``num_classes`` for negatives) and target
+                ``bboxes`` (xyxy, zeros for negatives).
         """
         if len(rpn_results_list) != len(batch_data_samples):
             raise ValueError(

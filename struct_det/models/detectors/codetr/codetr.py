@@ -171,8 +171,8 @@ def resolve_branch_cfgs(
 
     Returns:
         tuple: ``(roi_cfgs, dense_cfgs, train_cfgs, test_cfgs)``: the head
-        configs in order (RoI heads, dense heads) and the positional
-        train/test entries ``[detr, roi_0, ..., dense_0, ...]``.
+            configs in order (RoI heads, dense heads) and the positional
+            train/test entries ``[detr, roi_0, ..., dense_0, ...]``.
 
     Raises:
         ValueError: For configs that do not fit together.
@@ -242,8 +242,8 @@ class CoDETR(DINO):
             :class:`PositiveQueryGenerator` (``max_queries_per_group``,
             ``min_queries_per_group``).
         eval_module (str): Branch that predicts at test time: ``'detr'``,
-            ``'one-stage'`` (``aux_bbox_head[eval_index]``) or
-            ``'two-stage'`` (RPN + ``roi_head[eval_index]``).
+            ``'one-stage'`` (``aux_bbox_head[eval_index]``) or ``'two-stage'``
+            (RPN + ``roi_head[eval_index]``).
         eval_index (int): Which auxiliary head predicts for ``'one-stage'``
             and ``'two-stage'``. Defaults to 0.
         use_lsj (bool): Treat the whole padded batch as the image (no padding
@@ -339,10 +339,9 @@ class CoDETR(DINO):
             for head in list(self.roi_head) + list(self.aux_bbox_head):
                 if not hasattr(head, 'loss_and_positives'):
                     raise TypeError(
-                        f'{type(head).__name__} cannot provide positive '
-                        'boxes for the customized queries; use '
-                        'CoStandardRoIHead / CoATSSHead or set '
-                        'with_pos_queries=False.')
+                        f'{type(head).__name__} cannot provide positive boxes '
+                        'for the customized queries; use CoStandardRoIHead / '
+                        'CoATSSHead or set with_pos_queries=False.')
             gen_cfg = dict(type='PositiveQueryGenerator')
             gen_cfg.update(pos_query_cfg or {})
             gen_cfg.update(
@@ -441,7 +440,7 @@ class CoDETR(DINO):
 
         Returns:
             tuple[Tensor]: One contiguous (bs, dim, h, w) map per level, plus
-            the downsampled extra level when ``aux_downsample`` exists.
+                the downsampled extra level when ``aux_downsample`` exists.
         """
         bs, _, dim = memory.shape
         feats = []
@@ -479,10 +478,10 @@ class CoDETR(DINO):
                 boxes per auxiliary head and image (training only).
 
         Returns:
-            tuple[dict, dict]: Decoder inputs and head inputs; in training
-            with auxiliary positives the decoder inputs hold the appended
-            groups and a block-diagonal ``dn_mask``, and the head inputs get
-            ``pos_query_meta``.
+            tuple[dict, dict]: Decoder inputs and head inputs; in training with
+                auxiliary positives the decoder inputs hold the appended groups
+                and a block-diagonal ``dn_mask``, and the head inputs get
+                ``pos_query_meta``.
         """
         decoder_inputs_dict, head_inputs_dict = super().pre_decoder(
             memory, memory_mask, spatial_shapes, batch_data_samples)
@@ -539,10 +538,10 @@ class CoDETR(DINO):
 
         Returns:
             tuple: ``(losses, group_positives)``: RPN losses keep mmdet's
-            names, the k-th auxiliary head's losses are prefixed ``aux{k}_``
-            (RoI heads first, then dense heads); ``group_positives`` has one
-            list of per-image positives per auxiliary head (empty when
-            positive queries are disabled).
+                names, the k-th auxiliary head's losses are prefixed
+                ``aux{k}_`` (RoI heads first, then dense heads);
+                ``group_positives`` has one list of per-image positives per
+                auxiliary head (empty when positive queries are disabled).
         """
         losses = dict()
         group_positives = []
@@ -640,8 +639,8 @@ class CoDETR(DINO):
 
         Returns:
             list[:obj:`DetDataSample`]: Samples with ``pred_instances``
-            (``bboxes``, ``scores``, ``labels`` and, with the mask branch,
-            ``masks`` of the image size).
+                (``bboxes``, ``scores``, ``labels`` and, with the mask branch,
+                ``masks`` of the image size).
         """
         img_shapes = [
             self._resized_image_shape(sample.metainfo)

@@ -40,7 +40,7 @@ def positive_query_attn_mask(base_mask: Optional[Tensor], num_base: int,
 
     Returns:
         Tensor: Bool mask of shape (total, total), total = num_base +
-        sum(group_sizes).
+            sum(group_sizes).
     """
     total = num_base + int(sum(group_sizes))
     mask = torch.ones((total, total), dtype=torch.bool, device=device)
@@ -68,8 +68,8 @@ class PositiveQueryGenerator(BaseModule):
     Args:
         num_groups (int): Number of positive-query groups (auxiliary heads).
         embed_dims (int): Embedding size of the decoder queries.
-        num_classes (int): Number of foreground classes; label
-            ``num_classes`` marks a negative prior.
+        num_classes (int): Number of foreground classes; label ``num_classes``
+            marks a negative prior.
         max_queries_per_group (int): Upper bound of queries per image and
             group. Defaults to 300.
         min_queries_per_group (int): Lower bound of the padded group length.

@@ -175,11 +175,10 @@ class LoDa(BaseModel):
         counts = self.parameter_counts()
         share = 100.0 * counts['trainable'] / max(counts['total'], 1)
         MMLogger.get_current_instance().info(
-            f'LoDa: {counts["trainable"]:,} trainable of '
-            f'{counts["total"]:,} parameters ({share:.2f}%); ViT '
-            f'{type(self.vit).__name__} with {len(self.vit.blocks)} blocks '
-            f'and CNN channels {self.distortion_tokens.in_channels} are '
-            'frozen')
+            f'LoDa: {counts["trainable"]:,} trainable of {counts["total"]:,} '
+            f'parameters ({share:.2f}%); ViT {type(self.vit).__name__} with '
+            f'{len(self.vit.blocks)} blocks and CNN channels '
+            f'{self.distortion_tokens.in_channels} are frozen')
 
     def train(self, mode: bool = True) -> 'LoDa':
         """Set the mode of the adapter; the frozen backbones stay in eval.
@@ -274,8 +273,8 @@ class LoDa(BaseModel):
             data_samples (list[DetDataSample], optional): Unused.
 
         Returns:
-            Tensor: Scores ``(B,)``, in ``score_range`` if set, else in
-            [-1, 1].
+            Tensor: Scores ``(B,)``, in ``score_range`` if set, else in [-1,
+                1].
         """
         cosine = self.head(self.head_dropout(self.extract_feat(inputs)))[:, 0]
         if self.score_range is None:
@@ -342,8 +341,8 @@ class LoDa(BaseModel):
                 created empty when None.
 
         Returns:
-            list[DetDataSample]: The samples, each with ``pred_score`` of
-            shape (1,).
+            list[DetDataSample]: The samples, each with ``pred_score`` of shape
+                (1,).
         """
         scores = self._forward(inputs, data_samples).detach().float()
         if data_samples is None:

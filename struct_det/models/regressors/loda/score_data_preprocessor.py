@@ -64,8 +64,7 @@ class ScoreDataPreprocessor(BaseDataPreprocessor):
                 Defaults to False.
 
         Returns:
-            dict: ``inputs`` (a float tensor) and ``data_samples``
-            (unchanged).
+            dict: ``inputs`` (a float tensor) and ``data_samples`` (unchanged).
 
         Raises:
             ValueError: For images of different sizes in one batch.

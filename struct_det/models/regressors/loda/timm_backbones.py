@@ -126,10 +126,9 @@ def build_timm_vit(model_name: str,
     """Create a headless timm ViT.
 
     Args:
-        model_name (str): A timm model name; any ViT exposing
-            ``patch_embed``, ``_pos_embed`` and a ``blocks`` sequence
-            (VisionTransformer and its variants: registers, DINOv2, CLIP,
-            ...).
+        model_name (str): A timm model name; any ViT exposing ``patch_embed``,
+            ``_pos_embed`` and a ``blocks`` sequence (VisionTransformer and its
+            variants: registers, DINOv2, CLIP, ...).
         pretrained (str, optional): Not loaded here (see
             :func:`load_backbone_weights`); accepted so that a config's
             backbone dict can be passed whole. Defaults to None.
@@ -171,8 +170,8 @@ def build_timm_cnn(model_name: str,
         **kwargs: Forwarded to ``timm.create_model``.
 
     Returns:
-        nn.Module: The ``features_only`` extractor (``feature_info``
-        describes its outputs).
+        nn.Module: The ``features_only`` extractor (``feature_info`` describes
+            its outputs).
     """
     _require_timm()
     return timm.create_model(

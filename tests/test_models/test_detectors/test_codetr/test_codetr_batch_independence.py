@@ -1,14 +1,14 @@
 """Co-DINO: an image's prediction does not depend on the rest of its batch.
 
-For every test-time branch (``eval_module`` 'detr', 'one-stage',
-'two-stage'), with and without the instance-mask branch, on the tiny config
-(random init, dynamic padding): image A (128x128, the batch shape) is
-predicted alone, first and second in a batch, and beside a neighbour of
-another size and content; image B (96x128, so padded in every batch) alone
-on the padded canvas, first and second in a batch, and beside a changed A.
-Each image's predictions must agree to float noise. Masks are compared soft
-(``mask_thr_binary=-1``: the pasted probabilities as uint8), which shows any
-change of the mask logits instead of only those that cross 0.5.
+For every test-time branch (``eval_module`` 'detr', 'one-stage', 'two-stage'),
+with and without the instance-mask branch, on the tiny config (random init,
+dynamic padding): image A (128x128, the batch shape) is predicted alone, first
+and second in a batch, and beside a neighbour of another size and content;
+image B (96x128, so padded in every batch) alone on the padded canvas, first
+and second in a batch, and beside a changed A. Each image's predictions must
+agree to float noise. Masks are compared soft (``mask_thr_binary=-1``: the
+pasted probabilities as uint8), which shows any change of the mask logits
+instead of only those that cross 0.5.
 
 Not covered, because it holds for no mmdet detector (DINO included): an
 image that is padded in a batch but not alone. Its backbone sees the
