@@ -52,7 +52,7 @@ def resolve_workers(num_images: int, workers: Optional[int] = None) -> int:
 
     Returns:
         int: 1 for serial counting, else the number of worker threads (never
-        more than the images).
+            more than the images).
 
     Raises:
         ValueError: A negative ``workers``.
