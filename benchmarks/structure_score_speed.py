@@ -20,11 +20,14 @@ Example::
    run as whole processes, medians of ``--repeat-process`` runs; peak memory is
    the largest process's peak RSS (``wait4``; the files are written by a child
    so that this process stays small) and the process tree's peak PSS (sampled
-   every 20 ms). Both print the same lines (checked), and in-process the same
-   numbers to the last bit.
+   every 20 ms). Both print the same lines (checked). The computation alone
+   is timed with the files already loaded, each side in a fresh process of
+   its own (one untimed run first), and gives the same numbers to the last
+   bit (checked).
 """
 import argparse
 import importlib.util
+import json
 import os
 import os.path as osp
 import pickle
@@ -62,7 +65,7 @@ from struct_det.evaluation.functional import (MaskRegions, image_region_counts,
                                               match_regions, pred_min_area,
                                               resolve_workers,
                                               score_submission)
-from struct_det.evaluation.submission import (NonBinaryMasks, format_readme,
+from struct_det.evaluation.submission import (MaskValueChecks, format_readme,
                                               restricted_load, validate_gt,
                                               validate_submission)
 
@@ -277,6 +280,68 @@ def _timed(fn, repeat):
     return statistics.median(times), out
 
 
+def _compute_side(side, pkl, gt, repeat):
+    """Times one side's computation on loaded files (in a child process).
+
+    Args:
+        side (str): ``'released'`` (the anchor's ``score``), ``'struct_det'``
+            (as ``tools/evaluate_submission.py`` runs: checks and score, the
+            default threads) or ``'struct_det-serial'`` (``workers=1``).
+        pkl (str): The ``output.pkl``.
+        gt (str): The ``gt.pkl``.
+        repeat (int): Timed runs, after one untimed run that faults the
+            mapped pages in.
+
+    Returns:
+        dict: ``seconds`` (the median) and ``result`` (the side's numbers).
+    """
+    preds, gts = restricted_load(pkl), restricted_load(gt)
+    if side == 'released':
+        anchor = _load_path('released_scorer_procedure', RELEASED)
+
+        def run():
+            return anchor.score(preds, gts)
+    else:
+        workers = 1 if side == 'struct_det-serial' else None
+
+        def run():
+            # The masks' values are checked while each is scored.
+            validate_gt(gts, scan_pixels=False)
+            validate_submission(preds, keys=gts, scan_pixels=False)
+            return score_submission(
+                preds,
+                gts,
+                check=False,
+                workers=workers,
+                inspect=MaskValueChecks(list(gts)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        run()
+        seconds, result = _timed(run, repeat)
+    return dict(
+        seconds=seconds, result={
+            k: float(v)
+            for k, v in result.items()
+        })
+
+
+def _compute_child(side, paths, repeat):
+    """:func:`_compute_side` in a fresh interpreter; (seconds, result)."""
+    out = subprocess.run([
+        sys.executable,
+        osp.abspath(__file__), '--compute-only', side, paths['pkl'],
+        paths['gt'], '--repeat-process',
+        str(repeat)
+    ],
+                         check=True,
+                         cwd=_REPO,
+                         capture_output=True,
+                         text=True).stdout
+    timed = json.loads(out.strip().splitlines()[-1])
+    return timed['seconds'], timed['result']
+
+
 def whole_process_rows(num, repeat, seed):
     """The end-to-end comparison with the released scorer's procedure (markdown
     rows).
@@ -312,33 +377,17 @@ def whole_process_rows(num, repeat, seed):
         released_import = run_process([py, RELEASED, '--help'], repeat)
         ours_import = run_process([py, EVALUATE, '--help'], repeat)
 
-        # Computation only, in this process, on the same loaded files.
-        anchor = _load_path('released_scorer_procedure', RELEASED)
-        preds, gts = restricted_load(paths['pkl']), restricted_load(
-            paths['gt'])
-
-        def ours(workers=None):
-            # As tools/evaluate_submission.py runs: the masks' values are
-            # checked while each is scored.
-            validate_gt(gts)
-            validate_submission(preds, keys=gts, scan_pixels=False)
-            return score_submission(
-                preds,
-                gts,
-                check=False,
-                workers=workers,
-                inspect=NonBinaryMasks(list(gts)))
-
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            ref_s, ref = _timed(lambda: anchor.score(preds, gts),
-                                max(1, repeat // 2))
-            ours_s, mine = _timed(ours, repeat)
-            serial_s, serial = _timed(lambda: ours(workers=1), repeat)
+        # Computation only: each side in a fresh child process (no state one
+        # side leaves, e.g. SciPy's libraries, can slow the other), on the
+        # same files loaded the same way.
+        ref_s, ref = _compute_child('released', paths, repeat)
+        ours_s, mine = _compute_child('struct_det', paths, repeat)
+        serial_s, serial = _compute_child('struct_det-serial', paths, repeat)
         for key, value in ref.items():
             if not (mine[key] == value == serial[key]):
                 raise SystemExit(f'MISMATCH in {key}: {mine[key]!r} / '
                                  f'{serial[key]!r} vs {value!r}')
+        preds = restricted_load(paths['pkl'])
         empty = sum(1 for v in preds.values() if not v['pred_area'].any())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -362,9 +411,9 @@ def whole_process_rows(num, repeat, seed):
         row('import only (`--help`)', released_import['wall'],
             ours_import['wall']),
         row(
-            'computation only, in-process (default: '
-            f'{resolve_workers(len(gts))} threads)', ref_s, ours_s),
-        row('computation only, in-process, serial (`--workers 1`)', ref_s,
+            'computation only, files loaded, each side in its own process '
+            f'(default: {resolve_workers(num)} threads)', ref_s, ours_s),
+        row('computation only, the same, serial (`--workers 1`)', ref_s,
             serial_s),
         row('peak RSS, largest process (from output.pkl)', released['rss'],
             ours_pkl['rss'], 'MiB'),
@@ -410,7 +459,17 @@ def main(argv=None):
         '--write-files',
         metavar='DIR',
         help='only write the end-to-end files to DIR (used internally)')
+    parser.add_argument(
+        '--compute-only',
+        nargs=3,
+        metavar=('SIDE', 'PKL', 'GT'),
+        help='only time one side\'s computation and print it as JSON (used '
+        'internally)')
     args = parser.parse_args(argv)
+    if args.compute_only:
+        side, pkl, gt = args.compute_only
+        print(json.dumps(_compute_side(side, pkl, gt, args.repeat_process)))
+        return
     if args.write_files:
         make_submission_files(args.write_files, args.submission_num, args.seed)
         return

@@ -37,7 +37,7 @@ from struct_det.evaluation.functional import (DEFAULT_AREA_RATIO,
                                               DEFAULT_GT_MIN_AREA,
                                               DEFAULT_IOU_THR, PLCC_FITS,
                                               score_submission)
-from struct_det.evaluation.submission import (NonBinaryMasks,
+from struct_det.evaluation.submission import (MaskValueChecks,
                                               format_score_lines,
                                               read_submission, restricted_load,
                                               save_json, validate_gt,
@@ -92,9 +92,9 @@ def main(argv=None, keep_alive: list = None) -> dict:
             keep_alive.extend((preds, gts))
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)
-            notes = validate_gt(gts, args.gt)
+            # The masks' values are checked while they are scored.
+            notes = validate_gt(gts, args.gt, scan_pixels=False)
             try:
-                # The masks' values are checked while they are scored.
                 notes += validate_submission(
                     preds, keys=gts, scan_pixels=False)
             except ValueError as err:
@@ -103,20 +103,23 @@ def main(argv=None, keep_alive: list = None) -> dict:
         sys.exit(f'error: {err}')
     for note in notes:
         print(f'note: {note}', file=sys.stderr)
-    non_binary = NonBinaryMasks(list(gts))
+    value_checks = MaskValueChecks(list(gts), args.gt)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', RuntimeWarning)
-        result = score_submission(
-            preds,
-            gts,
-            area_ratio=args.area_ratio,
-            gt_min_area=args.gt_min_area,
-            iou_thr=args.iou_thr,
-            plcc_fit=args.plcc_fit,
-            check=False,
-            workers=args.workers,
-            inspect=non_binary)
-    for note in non_binary.notes():
+        try:
+            result = score_submission(
+                preds,
+                gts,
+                area_ratio=args.area_ratio,
+                gt_min_area=args.gt_min_area,
+                iou_thr=args.iou_thr,
+                plcc_fit=args.plcc_fit,
+                check=False,
+                workers=args.workers,
+                inspect=value_checks)
+        except ValueError as err:  # a GT mask's values (value_checks)
+            sys.exit(f'error: {err}')
+    for note in value_checks.notes():
         print(f'note: {note}', file=sys.stderr)
     for w in caught:
         print(f'warning: {w.message}', file=sys.stderr)

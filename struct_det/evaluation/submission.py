@@ -12,7 +12,8 @@ The code lives in one module per concept:
 This module re-exports the first three (numpy-only, like them) for the
 code that imports ``struct_det.evaluation.submission``.
 """
-from .submission_checks import NonBinaryMasks, validate_gt, validate_submission
+from .submission_checks import (GTMaskValues, MaskValueChecks, NonBinaryMasks,
+                                validate_gt, validate_submission)
 from .submission_io import (PRED_PKL, README, SCORE_LINES, RefusedGlobal,
                             RestrictedUnpickler, format_readme,
                             format_score_lines, image_key, read_submission,
@@ -27,6 +28,7 @@ __all__ = [
     'RestrictedUnpickler', 'format_readme', 'format_score_lines', 'image_key',
     'read_submission', 'restricted_load', 'restricted_load_stream',
     'restricted_loads', 'save_json', 'save_pickle', 'split_keys',
-    'write_submission', 'NonBinaryMasks', 'validate_gt', 'validate_submission',
-    'DEFAULT_SCORE_THR', 'prediction_mask', 'predictions_from_results'
+    'write_submission', 'GTMaskValues', 'MaskValueChecks', 'NonBinaryMasks',
+    'validate_gt', 'validate_submission', 'DEFAULT_SCORE_THR',
+    'prediction_mask', 'predictions_from_results'
 ]

@@ -79,6 +79,80 @@ class NonBinaryMasks:
         ]
 
 
+class GTMaskValues:
+    """Checks the GT masks' values (0/1, or 0/255 with a note) as
+    :func:`validate_gt` does, one image at a time while it is scored.
+
+    Passed as (or called from) ``score_submission(inspect=...)`` after
+    ``validate_gt(gts, scan_pixels=False)``, it reads each GT mask right
+    before the counting reads it again.
+
+    Args:
+        keys (Sequence[str]): The scored keys, in scoring order.
+        source (str): The file name, for messages. Defaults to ``'GT'``.
+    """
+
+    def __init__(self, keys: Sequence[str], source: str = 'GT') -> None:
+        self.keys = list(keys)
+        self.source = source
+        self._notes: List[Tuple[int, str]] = []
+
+    def __call__(self, index: int, pred_area: Any,
+                 gt_area: np.ndarray) -> None:
+        try:
+            note = check_gt_area(self.keys[index], gt_area)
+        except ValueError as err:
+            raise ValueError(f'{self.source}: {err}') from err
+        if note:
+            self._notes.append((index, note))
+
+    def notes(self) -> List[str]:
+        """The notes about the 0/255 masks found so far, in key order.
+
+        Returns:
+            list[str]: The notes (the first few, then a count).
+        """
+        found = [note for _, note in sorted(self._notes)]
+        return [
+            f'{self.source}: {note}'
+            for note in summarize_notes({'a 0/255 GT mask': found})
+        ]
+
+
+class MaskValueChecks:
+    """The pixel checks of :func:`validate_gt` and
+    :func:`validate_submission`, run on each image while it is scored.
+
+    ``tools/evaluate_submission.py`` validates with ``scan_pixels=False``
+    and passes this as ``score_submission(inspect=...)``: every mask is then
+    read once by the checks, right before the counting reads it from the
+    cache, instead of once more in a pass of its own. A bad GT mask raises
+    there, as :func:`validate_gt` would.
+
+    Args:
+        keys (Sequence[str]): The scored keys, in scoring order.
+        gt_source (str): The GT file name, for messages. Defaults to
+            ``'GT'``.
+    """
+
+    def __init__(self, keys: Sequence[str], gt_source: str = 'GT') -> None:
+        self.gt_values = GTMaskValues(keys, gt_source)
+        self.non_binary = NonBinaryMasks(keys)
+
+    def __call__(self, index: int, pred_area: np.ndarray,
+                 gt_area: np.ndarray) -> None:
+        self.gt_values(index, pred_area, gt_area)
+        self.non_binary(index, pred_area, gt_area)
+
+    def notes(self) -> List[str]:
+        """The GT notes, then the submission's.
+
+        Returns:
+            list[str]: The notes.
+        """
+        return self.gt_values.notes() + self.non_binary.notes()
+
+
 def validate_submission(preds: Mapping,
                         keys: Optional[Iterable[str]] = None,
                         all_records: bool = False,
@@ -159,13 +233,19 @@ def validate_submission(preds: Mapping,
     return notes
 
 
-def validate_gt(gts: Mapping, source: str = 'GT') -> List[str]:
+def validate_gt(gts: Mapping,
+                source: str = 'GT',
+                scan_pixels: bool = True) -> List[str]:
     """Check a ground truth: records with a finite MOS and a 0/1 mask.
 
     Args:
         gts (Mapping): ``{key: {"score": mos, "pred_area": mask}}``, masks
             2-D 0/1 (or 0/255).
         source (str): The file name, for messages. Defaults to ``'GT'``.
+        scan_pixels (bool): Read every mask for the 0/1 (or 0/255) check.
+            False leaves it to a :class:`GTMaskValues` (or
+            :class:`MaskValueChecks`) passed to
+            ``score_submission(inspect=...)``. Defaults to True.
 
     Returns:
         list[str]: Notes about content scored the scorer's way but suspicious
@@ -183,7 +263,8 @@ def validate_gt(gts: Mapping, source: str = 'GT') -> List[str]:
             for kind, note in (
                 ('a bool GT score', check_score(key, entry['score'],
                                                 'GT score')),
-                ('a 0/255 GT mask', check_gt_area(key, entry['pred_area'])),
+                ('a 0/255 GT mask',
+                 check_gt_area(key, entry['pred_area'], values=scan_pixels)),
             ):
                 if note:
                     record_notes.setdefault(kind, []).append(note)

@@ -15,7 +15,9 @@ from pycocotools import mask as mask_utils
 
 from struct_det.datasets.gt_masks import gt_from_coco
 from struct_det.evaluation.functional import score_submission, to_scorer_mask
-from struct_det.evaluation.submission_checks import (NonBinaryMasks,
+from struct_det.evaluation.submission_checks import (MaskValueChecks,
+                                                     NonBinaryMasks,
+                                                     validate_gt,
                                                      validate_submission)
 from struct_det.evaluation.submission_io import (format_readme,
                                                  format_score_lines,
@@ -446,3 +448,49 @@ def test_non_binary_masks_found_while_scoring(workers):
     assert found.notes()[0].startswith(
         f"2 masks are not uint8 0/1 (e.g. '{keys[3]}')")
     assert validate_submission(preds, keys=keys, scan_pixels=False) == []
+
+
+@pytest.mark.parametrize('workers', [1, 2])
+def test_gt_values_checked_while_scoring(workers):
+    rng = np.random.default_rng(1)
+    keys = [f'{i:032x}' for i in range(8)]
+
+    def mask(shape):
+        return (rng.random(shape) > 0.9).astype(np.uint8)
+
+    gts = {
+        k: {
+            'score': float(i % 5 + 1),
+            'pred_area': mask((64, 64))
+        }
+        for i, k in enumerate(keys)
+    }
+    preds = {
+        k: {
+            'score': float(rng.random()),
+            'pred_area': mask((80, 96))
+        }
+        for k in keys
+    }
+    for k in (keys[6], keys[2]):
+        gts[k]['pred_area'] = gts[k]['pred_area'] * np.uint8(255)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        expected = validate_gt(gts, 'gt.pkl')
+        assert validate_gt(gts, 'gt.pkl', scan_pixels=False) == []
+        checks = MaskValueChecks(keys, 'gt.pkl')
+        result = score_submission(
+            preds, gts, check=False, workers=workers, inspect=checks)
+        assert result == score_submission(preds, gts, workers=workers)
+    assert checks.notes() == expected and len(expected) == 2
+    assert expected[0].startswith(f"gt.pkl: GT '{keys[2]}'")
+    gts[keys[4]]['pred_area'] = gts[keys[4]]['pred_area'] * np.uint8(7)
+    with pytest.raises(
+            ValueError,
+            match=f"gt.pkl: GT '{keys[4]}': the mask holds values other"):
+        score_submission(
+            preds,
+            gts,
+            check=False,
+            workers=workers,
+            inspect=MaskValueChecks(keys, 'gt.pkl'))

@@ -366,3 +366,28 @@ def test_evaluate_notes_non_binary_masks_while_scoring(files, tmp_path,
         err = capsys.readouterr().err
         assert f'note: {expected_note[0]}' in err.splitlines(), err
         assert result == expected
+
+
+def test_evaluate_names_a_bad_gt_mask_found_while_scoring(files, tmp_path):
+    root, coco, _ = files
+    gt_pkl = tmp_path / 'gt.pkl'
+    _load_tool('tools/misc/make_gt_pkl.py').main([coco, '--out', str(gt_pkl)])
+    gts = restricted_load(str(gt_pkl))
+    preds = {
+        k: {
+            'score': 1.0 + i,
+            'pred_area': v['pred_area']
+        }
+        for i, (k, v) in enumerate(gts.items())
+    }
+    gts = {k: dict(v) for k, v in gts.items()}
+    gts[KEYS[3]]['pred_area'] = np.full((512, 512), 3, np.uint8)
+    bad_gt = tmp_path / 'bad_gt.pkl'
+    bad_gt.write_bytes(pickle.dumps(gts, protocol=4))
+    sub = tmp_path / 'output.pkl'
+    sub.write_bytes(pickle.dumps(preds, protocol=4))
+    evaluate = _load_tool('tools/evaluate_submission.py').main
+    with pytest.raises(
+            SystemExit,
+            match=f"error: {bad_gt}: GT '{KEYS[3]}': the mask holds values"):
+        evaluate([str(sub), str(bad_gt)])

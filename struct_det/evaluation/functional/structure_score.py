@@ -136,12 +136,14 @@ def check_pred_area(key: str, area: Any) -> Optional[str]:
     return None
 
 
-def check_gt_area(key: str, area: Any) -> Optional[str]:
+def check_gt_area(key: str, area: Any, values: bool = True) -> Optional[str]:
     """Checks a GT mask: a 2-D array of 0/1 values (or 0/255, with a note).
 
     Args:
         key (str): The record's key, for the message.
         area (Any): The GT ``pred_area`` value.
+        values (bool): Also read the pixels (the 0/1 and 0/255 checks);
+            False checks the type, shape and dtype only. Defaults to True.
 
     Returns:
         str or None: a note for a mask holding 255: its regions are scored as
@@ -159,7 +161,7 @@ def check_gt_area(key: str, area: Any) -> Optional[str]:
     if area.dtype.kind not in 'uif':
         raise ValueError(f'GT {key!r}: the mask has dtype {area.dtype}; '
                          'expected uint8 0/1')
-    if area.dtype.kind == 'u' and area.max() <= 1:
+    if not values or (area.dtype.kind == 'u' and area.max() <= 1):
         return None
     binary = (area == 0) | (area == 1)
     if np.all(binary):
