@@ -76,14 +76,15 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 class _MappedReader:
-    """A read-only file object over a memoryview that can lend views of it.
+    """A read-only file object over a mapped file that can lend views of it.
 
     Args:
-        buffer (memoryview): The bytes, e.g. a whole mapped file.
+        mapping (mmap.mmap): The mapped file.
     """
 
-    def __init__(self, buffer: memoryview) -> None:
-        self._buffer = buffer
+    def __init__(self, mapping: mmap.mmap) -> None:
+        self._mapping = mapping
+        self._buffer = memoryview(mapping)
         self._pos = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -98,12 +99,10 @@ class _MappedReader:
         return len(data)
 
     def readline(self) -> bytes:
-        # Only protocol-0 opcodes read lines; they are short.
+        # Protocol-0 opcodes read lines (a protocol-0 array's data is one).
         start = self._pos
-        end = start
-        while end < len(self._buffer) and self._buffer[end] != 10:
-            end += 1
-        self._pos = min(end + 1, len(self._buffer))
+        end = self._mapping.find(b'\n', start)
+        self._pos = len(self._buffer) if end < 0 else end + 1
         return self._buffer[start:self._pos].tobytes()
 
     def view(self, size: int) -> memoryview:
@@ -309,5 +308,5 @@ def restricted_load(path: str) -> Any:
             mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return restricted_load_stream(f, path)
-    unpickler = MappedUnpickler(_MappedReader(memoryview(mapping)))
+    unpickler = MappedUnpickler(_MappedReader(mapping))
     return _load_with(unpickler.load, path)

@@ -75,7 +75,7 @@ def _assert_same(loaded, expected):
         assert loaded == expected
 
 
-@pytest.mark.parametrize('protocol', [2, 3, 4, 5])
+@pytest.mark.parametrize('protocol', [0, 1, 2, 3, 4, 5])
 def test_mapped_file_loads_like_pickle(tmp_path, protocol):
     path = tmp_path / 'output.pkl'
     path.write_bytes(pickle.dumps(_payload(), protocol=protocol))
