@@ -63,11 +63,9 @@ _load_path('struct_det_light_import',
            'light_import.py').import_light('struct_det.evaluation.submission')
 from struct_det.evaluation.functional import (MaskRegions, image_region_counts,
                                               match_regions, pred_min_area,
-                                              resolve_workers,
-                                              score_submission)
-from struct_det.evaluation.submission import (MaskValueChecks, format_readme,
-                                              restricted_load, validate_gt,
-                                              validate_submission)
+                                              resolve_workers)
+from struct_det.evaluation.submission import (format_readme, restricted_load,
+                                              validate_and_score)
 
 EVALUATE = osp.join(_REPO, 'tools', 'evaluate_submission.py')
 RELEASED = osp.join(_REPO, 'benchmarks', 'released_scorer_procedure.py')
@@ -305,15 +303,7 @@ def _compute_side(side, pkl, gt, repeat):
         workers = 1 if side == 'struct_det-serial' else None
 
         def run():
-            # The masks' values are checked while each is scored.
-            validate_gt(gts, scan_pixels=False)
-            validate_submission(preds, keys=gts, scan_pixels=False)
-            return score_submission(
-                preds,
-                gts,
-                check=False,
-                workers=workers,
-                inspect=MaskValueChecks(list(gts)))
+            return validate_and_score(preds, gts, workers=workers)[0]
 
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

@@ -35,13 +35,10 @@ _LIGHT['import_light']('struct_det.evaluation.submission')
 
 from struct_det.evaluation.functional import (DEFAULT_AREA_RATIO,
                                               DEFAULT_GT_MIN_AREA,
-                                              DEFAULT_IOU_THR, PLCC_FITS,
-                                              score_submission)
-from struct_det.evaluation.submission import (MaskValueChecks,
-                                              format_score_lines,
+                                              DEFAULT_IOU_THR, PLCC_FITS)
+from struct_det.evaluation.submission import (format_score_lines,
                                               read_submission, restricted_load,
-                                              save_json, validate_gt,
-                                              validate_submission)
+                                              save_json, validate_and_score)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -90,36 +87,21 @@ def main(argv=None, keep_alive: list = None) -> dict:
         gts = restricted_load(args.gt)
         if keep_alive is not None:
             keep_alive.extend((preds, gts))
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', UserWarning)
-            # The masks' values are checked while they are scored.
-            notes = validate_gt(gts, args.gt, scan_pixels=False)
-            try:
-                notes += validate_submission(
-                    preds, keys=gts, scan_pixels=False)
-            except ValueError as err:
-                raise ValueError(f'{args.pred}: {err}') from err
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f'error: {err}')
-    for note in notes:
-        print(f'note: {note}', file=sys.stderr)
-    value_checks = MaskValueChecks(list(gts), args.gt)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', RuntimeWarning)
-        try:
-            result = score_submission(
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', RuntimeWarning)
+            result, notes = validate_and_score(
                 preds,
                 gts,
+                pred_source=args.pred,
+                gt_source=args.gt,
                 area_ratio=args.area_ratio,
                 gt_min_area=args.gt_min_area,
                 iou_thr=args.iou_thr,
                 plcc_fit=args.plcc_fit,
-                check=False,
-                workers=args.workers,
-                inspect=value_checks)
-        except ValueError as err:  # a GT mask's values (value_checks)
-            sys.exit(f'error: {err}')
-    for note in value_checks.notes():
+                workers=args.workers)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
+    for note in notes:
         print(f'note: {note}', file=sys.stderr)
     for w in caught:
         print(f'warning: {w.message}', file=sys.stderr)

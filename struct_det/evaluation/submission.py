@@ -13,7 +13,8 @@ This module re-exports the first three (numpy-only, like them) for the
 code that imports ``struct_det.evaluation.submission``.
 """
 from .submission_checks import (GTMaskValues, MaskValueChecks, NonBinaryMasks,
-                                validate_gt, validate_submission)
+                                validate_and_score, validate_gt,
+                                validate_submission)
 from .submission_io import (PRED_PKL, README, SCORE_LINES, RefusedGlobal,
                             RestrictedUnpickler, format_readme,
                             format_score_lines, image_key, read_submission,
@@ -29,6 +30,6 @@ __all__ = [
     'read_submission', 'restricted_load', 'restricted_load_stream',
     'restricted_loads', 'save_json', 'save_pickle', 'split_keys',
     'write_submission', 'GTMaskValues', 'MaskValueChecks', 'NonBinaryMasks',
-    'validate_gt', 'validate_submission', 'DEFAULT_SCORE_THR',
-    'prediction_mask', 'predictions_from_results'
+    'validate_and_score', 'validate_gt', 'validate_submission',
+    'DEFAULT_SCORE_THR', 'prediction_mask', 'predictions_from_results'
 ]

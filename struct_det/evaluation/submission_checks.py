@@ -13,7 +13,7 @@ from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
 import numpy as np
 
 from .functional import (check_gt_area, check_pred_area, check_score,
-                         summarize_notes)
+                         score_submission, summarize_notes)
 
 
 def _check_record(side: str, key: Any, entry: Any) -> None:
@@ -274,3 +274,46 @@ def validate_gt(gts: Mapping,
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return notes
+
+
+def validate_and_score(preds: Mapping,
+                       gts: Mapping,
+                       pred_source: str = 'submission',
+                       gt_source: str = 'GT',
+                       **score_kwargs) -> Tuple[Dict[str, float], List[str]]:
+    """Validate a loaded submission and its GT, then score it, reading every
+    mask once: what ``tools/evaluate_submission.py`` runs.
+
+    :func:`validate_gt` and :func:`validate_submission` run without their
+    pixel passes; their pixel checks run as a :class:`MaskValueChecks` passed
+    as ``score_submission(inspect=...)``, right before each image is counted.
+
+    Args:
+        preds (Mapping): The submission, ``{key: {"score", "pred_area"}}``.
+        gts (Mapping): The ground truth, in the same form.
+        pred_source (str): The submission's file name, for messages.
+            Defaults to ``'submission'``.
+        gt_source (str): The GT's file name, for messages. Defaults to
+            ``'GT'``.
+        **score_kwargs: The other arguments of
+            :func:`~.functional.score_submission` (``area_ratio``,
+            ``gt_min_area``, ``iou_thr``, ``plcc_fit``, ``workers``).
+
+    Returns:
+        tuple[dict, list[str]]: The scores and the notes of every check (not
+        issued as warnings; the scorer's own warnings are).
+
+    Raises:
+        ValueError: Naming the file and key, as the two validators do.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        notes = validate_gt(gts, gt_source, scan_pixels=False)
+        try:
+            notes += validate_submission(preds, keys=gts, scan_pixels=False)
+        except ValueError as err:
+            raise ValueError(f'{pred_source}: {err}') from err
+    value_checks = MaskValueChecks(list(gts), gt_source)
+    result = score_submission(
+        preds, gts, check=False, inspect=value_checks, **score_kwargs)
+    return result, notes + value_checks.notes()
