@@ -18,9 +18,11 @@ Example::
    ``output.pkl`` as the challenge server runs it) and
    ``tools/evaluate_submission.py`` (on the same ``output.pkl`` and on the zip)
    run as whole processes, medians of ``--repeat-process`` runs; peak memory is
-   the largest process's peak RSS (``wait4``; the files are written by a child
-   so that this process stays small) and the process tree's peak PSS (sampled
-   every 20 ms). Both print the same lines (checked). The computation alone
+   the largest process's peak RSS (``wait4``, the largest of the process and
+   its workers; the files are written by a child so that this process stays
+   small) and, in two more runs, the process tree's peak PSS (the total that
+   counts with forked workers), sampled every 10 ms with the tree stopped.
+   Both print the same lines (checked). The computation alone
    is timed with the files already loaded, each side in a fresh process of
    its own (one untimed run first), and gives the same numbers to the last
    bit (checked).
@@ -32,11 +34,11 @@ import os
 import os.path as osp
 import pickle
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 import zipfile
@@ -61,7 +63,8 @@ def _load_path(name, *parts):
 _load_path('struct_det_light_import',
            osp.dirname(importlib.util.find_spec('struct_det').origin),
            'light_import.py').import_light('struct_det.evaluation.submission')
-from struct_det.evaluation.functional import (MaskRegions, image_region_counts,
+from struct_det.evaluation.functional import (MaskRegions, can_fork,
+                                              image_region_counts,
                                               match_regions, pred_min_area,
                                               resolve_workers)
 from struct_det.evaluation.submission import (format_readme, restricted_load,
@@ -208,51 +211,74 @@ def _blobs_wh(rng, mask, n, radius):
     return mask
 
 
-def _tree_pss_kb(pid):
-    """Proportional set size of a process and its descendants (kB), 0 once
-    gone.
-    """
-    total, todo = 0, [pid]
+def _tree_pids(pid):
+    """A process and its descendants (pids), as /proc lists them now."""
+    pids, todo = set(), [pid]
     while todo:
         current = todo.pop()
+        pids.add(current)
         try:
-            with open(f'/proc/{current}/smaps_rollup') as f:
-                total += sum(
-                    int(line.split()[1]) for line in f
-                    if line.startswith('Pss:'))
             for task in os.listdir(f'/proc/{current}/task'):
                 with open(f'/proc/{current}/task/{task}/children') as f:
                     todo.extend(int(c) for c in f.read().split())
         except (OSError, ValueError):
             continue
-    return total
+    return pids
+
+
+def _signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _frozen_tree_pss_kb(pid):
+    """Proportional set size of a process and its descendants (kB), read while
+    they are all stopped; None once the process is gone.
+
+    A process's PSS is its share of each page at the moment it is read: read
+    one after another while they run, a page that another process maps in
+    between is counted more than once (forked workers mapping the masks
+    as they go). Stopped, the sum is exact.
+    """
+    stopped = set()
+    try:
+        while True:  # a process may fork before it stops: until none new
+            pids = _tree_pids(pid)
+            if pids <= stopped:
+                break
+            _signal_all(pids - stopped, signal.SIGSTOP)
+            stopped |= pids
+        total = 0
+        for current in pids:
+            with open(f'/proc/{current}/smaps_rollup') as f:
+                total += sum(
+                    int(line.split()[1]) for line in f
+                    if line.startswith('Pss:'))
+        return total
+    except (OSError, ValueError):
+        return None
+    finally:
+        _signal_all(stopped, signal.SIGCONT)
 
 
 def run_process(cmd, repeat):
     """Runs ``cmd`` ``repeat`` times as a whole process.
 
     Returns:
-        dict: median ``wall`` seconds, the largest ``rss`` and ``pss`` peaks
-            (MiB), the last run's ``stdout`` and ``stderr``.
+        dict: median ``wall`` seconds, the largest ``rss`` peak (MiB, the
+            largest of the process and its workers, from ``wait4``), the last
+            run's ``stdout`` and ``stderr``.
     """
-    walls, rss, pss = [], [], []
+    walls, rss = [], []
     for _ in range(repeat):
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=_REPO)
-            peak, done = [0], threading.Event()
-
-            def sample():
-                while not done.is_set():
-                    peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
-                    done.wait(0.02)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
             _, status, usage = os.wait4(proc.pid, 0)
             walls.append(time.perf_counter() - start)
-            done.set()
-            sampler.join()
             proc.returncode = os.waitstatus_to_exitcode(status)
             out.seek(0)
             err.seek(0)
@@ -260,13 +286,31 @@ def run_process(cmd, repeat):
         if proc.returncode:
             raise SystemExit(f'{" ".join(cmd)} failed:\n{stderr}')
         rss.append(usage.ru_maxrss / 1024)
-        pss.append(peak[0] / 1024)
     return dict(
         wall=statistics.median(walls),
         rss=max(rss),
-        pss=max(pss),
         stdout=stdout,
         stderr=stderr)
+
+
+def peak_tree_pss(cmd, runs=2, interval=0.01):
+    """The largest PSS of ``cmd``'s process tree (MiB) over ``runs`` runs,
+    sampled every ``interval`` seconds of running, the tree stopped for each
+    sample (so these runs are not timed).
+    """
+    peak = 0
+    for _ in range(runs):
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=_REPO)
+        while proc.poll() is None:
+            peak = max(peak, _frozen_tree_pss_kb(proc.pid) or 0)
+            time.sleep(interval)
+        if proc.returncode:
+            raise SystemExit(f'{" ".join(cmd)} failed')
+    return peak / 1024
 
 
 def _timed(fn, repeat):
@@ -278,13 +322,18 @@ def _timed(fn, repeat):
     return statistics.median(times), out
 
 
+def _worker_kind():
+    """What the default workers are here (see ``parallel_counts``)."""
+    return 'forked' if can_fork() else 'threads'
+
+
 def _compute_side(side, pkl, gt, repeat):
     """Times one side's computation on loaded files (in a child process).
 
     Args:
         side (str): ``'released'`` (the anchor's ``score``), ``'struct_det'``
             (as ``tools/evaluate_submission.py`` runs: checks and score, the
-            default threads) or ``'struct_det-serial'`` (``workers=1``).
+            default workers) or ``'struct_det-serial'`` (``workers=1``).
         pkl (str): The ``output.pkl``.
         gt (str): The ``gt.pkl``.
         repeat (int): Timed runs, after one untimed run that faults the
@@ -355,12 +404,17 @@ def whole_process_rows(num, repeat, seed):
             for name, file in (('pkl', 'output.pkl'),
                                ('zip', 'submission.zip'), ('gt', 'gt.pkl'))
         }
-        released = run_process(
-            [py, RELEASED, paths['pkl'], paths['gt'], '--timing'], repeat)
-        ours_pkl = run_process([py, EVALUATE, paths['pkl'], paths['gt']],
-                               repeat)
-        ours_zip = run_process([py, EVALUATE, paths['zip'], paths['gt']],
-                               repeat)
+        commands = dict(
+            released=[py, RELEASED, paths['pkl'], paths['gt'], '--timing'],
+            ours_pkl=[py, EVALUATE, paths['pkl'], paths['gt']],
+            ours_zip=[py, EVALUATE, paths['zip'], paths['gt']])
+        results = {
+            name: run_process(cmd, repeat)
+            for name, cmd in commands.items()
+        }
+        for name, cmd in commands.items():  # untimed runs
+            results[name]['pss'] = peak_tree_pss(cmd)
+        released, ours_pkl, ours_zip = results.values()
         if not released['stdout'] == ours_pkl['stdout'] == ours_zip['stdout']:
             raise SystemExit(
                 f'MISMATCH:\n{released["stdout"]}\nvs\n{ours_pkl["stdout"]}')
@@ -402,7 +456,8 @@ def whole_process_rows(num, repeat, seed):
             ours_import['wall']),
         row(
             'computation only, files loaded, each side in its own process '
-            f'(default: {resolve_workers(num)} threads)', ref_s, ours_s),
+            f'(default: {resolve_workers(num)} workers, {_worker_kind()})',
+            ref_s, ours_s),
         row('computation only, the same, serial (`--workers 1`)', ref_s,
             serial_s),
         row('peak RSS, largest process (from output.pkl)', released['rss'],

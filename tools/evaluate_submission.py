@@ -72,8 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--workers',
         type=int,
         default=None,
-        help='threads counting regions (default: one per core from 64 '
-        'images on; 1: serial); the numbers do not depend on it')
+        help='workers counting regions, forked processes (default: one per '
+        'core from 64 images on; 1: serial); the numbers do not depend on it')
     return parser.parse_args(argv)
 
 

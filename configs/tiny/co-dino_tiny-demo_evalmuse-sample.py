@@ -4,14 +4,6 @@ _base_ = ['./co-dino_tiny_evalmuse-sample.py']
 
 max_iters = 300
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_iters,
-        by_epoch=False,
-        milestones=[240],
-        gamma=0.1)
-]
+param_scheduler = dict(end=max_iters, milestones=[240])
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=max_iters))

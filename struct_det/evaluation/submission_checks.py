@@ -46,7 +46,8 @@ class NonBinaryMasks:
     resize is foreground), but they usually mean a probability map or a
     0/255 mask was submitted. Finding them reads every pixel;
     :func:`validate_submission` does it in its own pass, and an instance
-    passed as ``score_submission(inspect=...)`` does it while each image is
+    passed as ``score_submission(inspect=...)`` (a
+    :class:`~.functional.PairInspector`) does it while each image is
     scored, when the mask is read anyway.
 
     Args:
@@ -60,9 +61,15 @@ class NonBinaryMasks:
     def __call__(self,
                  index: int,
                  pred_area: np.ndarray,
-                 gt_area: Any = None) -> None:
+                 gt_area: Any = None) -> Optional[bool]:
+        """True when mask ``index`` is not uint8 0/1, else None."""
         if pred_area.dtype != np.uint8 or pred_area.max() > 1:
-            self._found.add(index)
+            return True
+        return None
+
+    def collect(self, findings: Mapping[int, Any]) -> None:
+        """Records the indices found (see :meth:`__call__`)."""
+        self._found.update(findings)
 
     def notes(self) -> List[str]:
         """The note about the masks found so far.
@@ -95,16 +102,24 @@ class GTMaskValues:
     def __init__(self, keys: Sequence[str], source: str = 'GT') -> None:
         self.keys = list(keys)
         self.source = source
-        self._notes: List[Tuple[int, str]] = []
+        self._notes: Dict[int, str] = {}
 
     def __call__(self, index: int, pred_area: Any,
-                 gt_area: np.ndarray) -> None:
+                 gt_area: np.ndarray) -> Optional[str]:
+        """The 0/255 note of GT mask ``index``, or None.
+
+        Raises:
+            ValueError: Naming the file and key, for values other than 0/1
+                (or 0/255).
+        """
         try:
-            note = check_gt_area(self.keys[index], gt_area)
+            return check_gt_area(self.keys[index], gt_area)
         except ValueError as err:
             raise ValueError(f'{self.source}: {err}') from err
-        if note:
-            self._notes.append((index, note))
+
+    def collect(self, findings: Mapping[int, str]) -> None:
+        """Records the notes found (see :meth:`__call__`)."""
+        self._notes.update(findings)
 
     def notes(self) -> List[str]:
         """The notes about the 0/255 masks found so far, in key order.
@@ -112,7 +127,7 @@ class GTMaskValues:
         Returns:
             list[str]: The notes (the first few, then a count).
         """
-        found = [note for _, note in sorted(self._notes)]
+        found = [self._notes[index] for index in sorted(self._notes)]
         return [
             f'{self.source}: {note}'
             for note in summarize_notes({'a 0/255 GT mask': found})
@@ -140,9 +155,21 @@ class MaskValueChecks:
         self.non_binary = NonBinaryMasks(keys)
 
     def __call__(self, index: int, pred_area: np.ndarray,
-                 gt_area: np.ndarray) -> None:
-        self.gt_values(index, pred_area, gt_area)
-        self.non_binary(index, pred_area, gt_area)
+                 gt_area: np.ndarray) -> Optional[tuple]:
+        """``(GT note, non-binary)`` of image ``index`` (either may be None),
+        or None when both are.
+        """
+        found = (self.gt_values(index, pred_area, gt_area),
+                 self.non_binary(index, pred_area, gt_area))
+        return None if found == (None, None) else found
+
+    def collect(self, findings: Mapping[int, tuple]) -> None:
+        """Hands each check its findings (see :meth:`__call__`)."""
+        for part, check in enumerate((self.gt_values, self.non_binary)):
+            check.collect({
+                index: found[part]
+                for index, found in findings.items() if found[part] is not None
+            })
 
     def notes(self) -> List[str]:
         """The GT notes, then the submission's.
@@ -224,8 +251,8 @@ def validate_submission(preds: Mapping,
         entry = preds[key]
         for kind, note in _check_prediction(key, entry):
             record_notes.setdefault(kind, []).append(note)
-        if scan_pixels:
-            non_binary(index, entry['pred_area'])
+        if scan_pixels and non_binary(index, entry['pred_area']):
+            non_binary.collect({index: True})
     notes.extend(non_binary.notes())
     notes.extend(summarize_notes(record_notes))
     for note in notes:

@@ -430,21 +430,29 @@ def test_non_binary_masks_found_while_scoring(workers):
     preds[keys[5]]['pred_area'] *= np.uint8(255)
     preds[keys[3]]['pred_area'] = preds[keys[3]]['pred_area'].astype(np.int16)
     found = NonBinaryMasks(keys)
-    seen = []
 
-    def inspect(index, pred_area, gt_area):
-        seen.append(index)
-        assert pred_area is preds[keys[index]]['pred_area']
-        assert gt_area is gts[keys[index]]['pred_area']
-        found(index, pred_area, gt_area)
+    class Inspect:
+        """Each image's own arrays reach the hook once, in some worker."""
 
+        def __call__(self, index, pred_area, gt_area):
+            same = (
+                pred_area is preds[keys[index]]['pred_area']
+                and gt_area is gts[keys[index]]['pred_area'])
+            return same, found(index, pred_area, gt_area)
+
+        def collect(self, findings):
+            self.findings = findings
+            found.collect({i: f[1] for i, f in findings.items() if f[1]})
+
+    inspect = Inspect()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         result = score_submission(
             preds, gts, check=False, workers=workers, inspect=inspect)
         assert result == score_submission(preds, gts, workers=workers)
         assert found.notes() == validate_submission(preds, keys=keys)
-    assert sorted(seen) == list(range(len(keys)))
+    assert list(inspect.findings) == list(range(len(keys)))
+    assert all(same for same, _ in inspect.findings.values())
     assert found.notes()[0].startswith(
         f"2 masks are not uint8 0/1 (e.g. '{keys[3]}')")
     assert validate_submission(preds, keys=keys, scan_pixels=False) == []

@@ -11,13 +11,13 @@ train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[11],
-        gamma=0.1)
-]
+# one scheduler, as a dict: a config overrides its keys (end, by_epoch,
+# milestones) without restating it
+param_scheduler = dict(
+    type='MultiStepLR',
+    begin=0,
+    end=max_epochs,
+    by_epoch=True,
+    milestones=[11],
+    gamma=0.1)
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -7,12 +7,12 @@ released scorer's arithmetic so the numbers agree with it to the last digit.
 import math
 import numbers
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
 from .correlation import PLCC_FITS, plcc, srcc
-from .parallel_counts import set_region_counts
+from .parallel_counts import PairInspector, set_region_counts
 from .regions import (DEFAULT_AREA_RATIO, DEFAULT_GT_MIN_AREA, DEFAULT_IOU_THR,
                       summarize_region_counts)
 
@@ -187,16 +187,17 @@ def _entry(mapping: Mapping, key: str, side: str) -> Mapping:
     return entry
 
 
-def score_submission(preds: Mapping[str, Mapping],
-                     gts: Mapping[str, Mapping],
-                     *,
-                     area_ratio: float = DEFAULT_AREA_RATIO,
-                     gt_min_area: float = DEFAULT_GT_MIN_AREA,
-                     iou_thr: float = DEFAULT_IOU_THR,
-                     plcc_fit: str = 'logistic4',
-                     check: bool = True,
-                     workers: Optional[int] = None,
-                     inspect: Optional[Callable] = None) -> Dict[str, float]:
+def score_submission(
+        preds: Mapping[str, Mapping],
+        gts: Mapping[str, Mapping],
+        *,
+        area_ratio: float = DEFAULT_AREA_RATIO,
+        gt_min_area: float = DEFAULT_GT_MIN_AREA,
+        iou_thr: float = DEFAULT_IOU_THR,
+        plcc_fit: str = 'logistic4',
+        check: bool = True,
+        workers: Optional[int] = None,
+        inspect: Optional[PairInspector] = None) -> Dict[str, float]:
     """Scores a submission against a ground truth exactly as the released
     scorer does.
 
@@ -221,15 +222,17 @@ def score_submission(preds: Mapping[str, Mapping],
             naming the key; inputs the released scorer scores but that look
             like mistakes (bool scores, negative mask values, a 0/255 GT)
             are scored its way with a ``UserWarning``. Defaults to True.
-        workers (int, optional): Threads for the per-image region counts:
+        workers (int, optional): Workers for the per-image region counts
+            (forked processes, or threads in a process with other threads):
             None for one per core on sets of 64 images or more (see
             :func:`~.parallel_counts.resolve_workers`), 0 or 1 for serial, N
-            for N threads; the numbers are the same either way. Defaults to
+            for N workers; the numbers are the same either way. Defaults to
             None.
-        inspect (Callable, optional): Called as ``inspect(index, pred_area,
-            gt_area)`` right before each image is counted, ``index`` in the
-            GT's key order (see
-            :func:`~.parallel_counts.set_region_counts`). Defaults to None.
+        inspect (PairInspector, optional): Called as ``inspect(index,
+            pred_area, gt_area)`` right before each image is counted,
+            ``index`` in the GT's key order; its findings reach
+            ``inspect.collect`` (see
+            :class:`~.parallel_counts.PairInspector`). Defaults to None.
 
     Returns:
         dict: ``final_score, srcc, plcc, precision, recall, f1_score, giou``

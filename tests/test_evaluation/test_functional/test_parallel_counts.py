@@ -1,17 +1,23 @@
-"""Region counts on a thread pool are exactly the serial ones, in order."""
+"""Region counts by several workers (forked processes or threads) are exactly
+the serial ones, in order; errors and hook findings come back as from a serial
+run."""
+import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
-from struct_det.evaluation.functional import (available_cpus,
+from struct_det.evaluation.functional import (available_cpus, can_fork,
                                               image_region_counts,
-                                              resolve_workers,
+                                              parallel_counts, resolve_workers,
                                               score_submission,
                                               set_region_counts)
+
+needs_fork = pytest.mark.skipif(not can_fork(), reason='no fork here')
 
 
 def _pairs(n, seed=0):
@@ -32,7 +38,18 @@ def _pairs(n, seed=0):
     return pairs
 
 
-def test_pool_counts_equal_serial_counts_exactly():
+@pytest.fixture(params=['forked', 'threads'])
+def worker_kind(request, monkeypatch):
+    """Both kinds of workers: forked where this platform forks, and
+    threads (what a process with other threads uses)."""
+    if request.param == 'forked' and not can_fork():
+        pytest.skip('no fork here')
+    if request.param == 'threads':
+        monkeypatch.setattr(parallel_counts, 'can_fork', lambda: False)
+    return request.param
+
+
+def test_workers_counts_equal_serial_counts_exactly(worker_kind):
     pairs = _pairs(37)
     serial = [image_region_counts(p, g) for p, g in pairs]
     assert any(c.num_pred and c.num_gt for c in serial)  # something to match
@@ -41,6 +58,103 @@ def test_pool_counts_equal_serial_counts_exactly():
     options = dict(area_ratio=0.002, gt_min_area=400, iou_thr=0.3)
     assert set_region_counts(pairs, workers=2, **options) == \
         [image_region_counts(p, g, **options) for p, g in pairs]
+
+
+class _Inspector:
+    """Finds the odd-sized masks; raises on the images in ``bad``."""
+
+    def __init__(self, bad=(), error=ValueError):
+        self.bad, self.error = bad, error
+        self.collected = None
+
+    def __call__(self, index, pred_area, gt_area):
+        if index in self.bad:
+            raise self.error(f'image {index} is bad')
+        return pred_area.shape if pred_area.shape[0] != 1024 else None
+
+    def collect(self, findings):
+        self.collected = findings
+
+
+def test_findings_come_back_in_order_from_every_worker(worker_kind):
+    pairs = _pairs(20)
+    expected = {i: (640, 480) for i in range(20) if i % 3}
+    for workers in (1, 2, 3):
+        inspector = _Inspector()
+        set_region_counts(pairs, workers=workers, inspect=inspector)
+        assert inspector.collected == expected
+        assert list(inspector.collected) == sorted(expected)
+
+
+def test_the_lowest_failing_index_is_raised(worker_kind):
+    # with 2 workers, 7 and 9 fail in one worker and 4 in the other: a
+    # serial run stops at 4
+    pairs = _pairs(12)
+    for workers in (1, 2, 3):
+        with pytest.raises(ValueError, match='^image 4 is bad$'):
+            set_region_counts(
+                pairs, workers=workers, inspect=_Inspector(bad={9, 7, 4}))
+    inspector = _Inspector(bad={11})
+    with pytest.raises(ValueError, match='image 11'):
+        set_region_counts(pairs, workers=2, inspect=inspector)
+    assert inspector.collected is None  # nothing collected on an error
+
+
+class _Unpicklable(Exception):
+    """An error whose instances do not pickle."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.handle = threading.Lock()
+
+
+@needs_fork
+def test_a_forked_worker_s_unpicklable_error_arrives_as_its_text():
+    with pytest.raises(RuntimeError, match='^_Unpicklable: image 5 is bad$'):
+        set_region_counts(
+            _pairs(8),
+            workers=2,
+            inspect=_Inspector(bad={5}, error=_Unpicklable))
+
+
+def _own_children():
+    task = f'/proc/self/task/{threading.get_native_id()}/children'
+    with open(task) as f:
+        return f.read().split()
+
+
+@needs_fork
+def test_a_dead_forked_worker_is_an_error_and_no_child_is_left():
+    parent = os.getpid()
+
+    class DiesInTheChild(_Inspector):
+
+        def __call__(self, index, pred_area, gt_area):
+            if os.getpid() != parent:
+                os._exit(3)
+            return None
+
+    before = _own_children()
+    with pytest.raises(RuntimeError, match='ended without a result'):
+        set_region_counts(_pairs(8), workers=2, inspect=DiesInTheChild())
+    assert _own_children() == before
+    with pytest.raises(ValueError, match='image 1'):
+        set_region_counts(_pairs(8), workers=2, inspect=_Inspector(bad={1}))
+    assert _own_children() == before
+
+
+def test_a_process_with_other_threads_does_not_fork():
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not can_fork()
+        pairs = _pairs(10)
+        assert set_region_counts(
+            pairs, workers=2) == [image_region_counts(p, g) for p, g in pairs]
+    finally:
+        release.set()
+        other.join()
 
 
 def test_score_submission_is_the_same_on_a_pool():
@@ -66,7 +180,7 @@ def test_score_submission_is_the_same_on_a_pool():
 
 
 def test_worker_count_resolution():
-    # the default: one thread per core (at most 8) from 64 images on
+    # the default: one worker per core (at most 8) from 64 images on
     cores = min(available_cpus(), 8)
     assert resolve_workers(5000) == cores and resolve_workers(64) == cores
     assert resolve_workers(63) == 1 and resolve_workers(63, None) == 1
@@ -98,8 +212,8 @@ print('ok')
 
 
 def test_pool_after_opencv_threads_ran_does_not_hang():
-    """The pool runs after OpenCV's own thread pool has run (a forked pool
-    used to hang there), and OpenCV gets its thread count back."""
+    """Workers run after OpenCV's own thread pool has run (a child that
+    touches that pool hangs), and OpenCV gets its thread count back."""
     repo = osp.dirname(
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     run = subprocess.run(
