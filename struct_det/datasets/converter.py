@@ -272,11 +272,18 @@ def _convert_record(key: str, record: Any, labeled: bool, img_dir: str,
     return image, instances
 
 
+class _Bar(tqdm):
+    """tqdm without its monitor thread, which would outlive the conversion
+    (tqdm 4.70 never stops it) and so make a later scoring in the same
+    process count on threads instead of forked workers."""
+    monitor_interval = 0
+
+
 def _progress_bar(total: int, enabled: bool, desc: str):
     """A tqdm bar on stderr; ``disable`` makes it a silent no-op."""
     # mmengine's ProgressBar has no quiet mode, no title and stays on screen.
     # leave=False: an error message is not buried under a half-drawn bar.
-    return tqdm(
+    return _Bar(
         total=total,
         desc=desc,
         unit='img',

@@ -6,6 +6,7 @@ import os.path as osp
 import runpy
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -187,10 +188,14 @@ def test_exif_rotation_swaps_size(tmp_path):
 def test_progress_bar(data, capsys):
     _, img_dir, write = data
     info = write(good_records())
+    threads = threading.enumerate()
     convert(info, img_dir, progress=True)
     assert 'EvalMuse -> COCO' in capsys.readouterr().err
     convert(info, img_dir, progress=False)
     assert capsys.readouterr().err == ''
+    # no thread outlives the bar (a scorer later in this process forks
+    # workers only where it runs alone)
+    assert threading.enumerate() == threads
 
 
 # ------------------------------------------------------------- bad input

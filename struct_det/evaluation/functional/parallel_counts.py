@@ -117,13 +117,18 @@ def resolve_workers(num_images: int, workers: Optional[int] = None) -> int:
     return max(1, min(int(workers), num_images))
 
 
+def platform_forks() -> bool:
+    """Whether this platform forks safely: ``fork`` exists and is the
+    platform's safe default (not macOS)."""
+    return hasattr(os, 'fork') and sys.platform != 'darwin'
+
+
 def can_fork() -> bool:
-    """Whether the workers can be forked processes here: ``fork`` exists
-    (and is the platform's safe default, i.e. not macOS) and this process
-    runs no other Python thread.
+    """Whether the workers can be forked processes now: the platform forks
+    (:func:`platform_forks`) and this process runs no other Python thread
+    (a lock another thread holds at the fork stays held in the child).
     """
-    return (hasattr(os, 'fork') and sys.platform != 'darwin'
-            and threading.active_count() == 1)
+    return platform_forks() and threading.active_count() == 1
 
 
 def set_region_counts(

@@ -17,7 +17,15 @@ from struct_det.evaluation.functional import (available_cpus, can_fork,
                                               score_submission,
                                               set_region_counts)
 
-needs_fork = pytest.mark.skipif(not can_fork(), reason='no fork here')
+needs_fork = pytest.mark.skipif(
+    not parallel_counts.platform_forks(), reason='no fork here')
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Forked workers even if an earlier test left a thread running (the
+    scorer itself would fall back to threads then)."""
+    monkeypatch.setattr(parallel_counts, 'can_fork', lambda: True)
 
 
 def _pairs(n, seed=0):
@@ -42,10 +50,10 @@ def _pairs(n, seed=0):
 def worker_kind(request, monkeypatch):
     """Both kinds of workers: forked where this platform forks, and
     threads (what a process with other threads uses)."""
-    if request.param == 'forked' and not can_fork():
+    if request.param == 'forked' and not parallel_counts.platform_forks():
         pytest.skip('no fork here')
-    if request.param == 'threads':
-        monkeypatch.setattr(parallel_counts, 'can_fork', lambda: False)
+    monkeypatch.setattr(parallel_counts, 'can_fork',
+                        lambda: request.param == 'forked')
     return request.param
 
 
@@ -109,7 +117,7 @@ class _Unpicklable(Exception):
 
 
 @needs_fork
-def test_a_forked_worker_s_unpicklable_error_arrives_as_its_text():
+def test_a_forked_worker_s_unpicklable_error_arrives_as_its_text(forking):
     with pytest.raises(RuntimeError, match='^_Unpicklable: image 5 is bad$'):
         set_region_counts(
             _pairs(8),
@@ -124,7 +132,7 @@ def _own_children():
 
 
 @needs_fork
-def test_a_dead_forked_worker_is_an_error_and_no_child_is_left():
+def test_a_dead_forked_worker_is_an_error_and_no_child_is_left(forking):
     parent = os.getpid()
 
     class DiesInTheChild(_Inspector):
