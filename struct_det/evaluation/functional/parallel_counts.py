@@ -23,9 +23,9 @@ thread's) hands such blocks back to the system and faults them in again each
 time, ~95 page faults per image. A forked worker keeps what it frees
 (``mallopt``; it exits when done), and one worker runs on a thread of its
 own, whose heap keeps its blocks. On the 999-image benchmark
-(``benchmarks/structure_score_speed.py``, 2 cores, files loaded): 2 forked
-workers 0.14-0.16 s, 2 threads 0.16-0.21 s, one worker thread 0.21 s, one
-worker in the main thread 0.37 s.
+(``benchmarks/structure_score_speed.py``, 2 cores, files loaded, one host;
+another read about twice these): 2 forked workers 0.14-0.16 s, 2 threads
+0.16-0.21 s, one worker thread 0.21 s, one worker in the main thread 0.37 s.
 
 By default a set of at least :data:`AUTO_MIN_IMAGES` images is counted by
 one worker per core.
