@@ -17,14 +17,14 @@ from struct_det.evaluation.functional import (available_cpus, can_fork,
                                               score_submission,
                                               set_region_counts)
 
-needs_fork = pytest.mark.skipif(
-    not parallel_counts.platform_forks(), reason='no fork here')
-
 
 @pytest.fixture
 def forking(monkeypatch):
-    """Forked workers even if an earlier test left a thread running (the
-    scorer itself would fall back to threads then)."""
+    """Forked workers, even if an earlier test left a thread running (the
+    scorer itself would fall back to threads then); skipped where the
+    platform cannot fork."""
+    if not parallel_counts.platform_forks():
+        pytest.skip('no fork here')
     monkeypatch.setattr(parallel_counts, 'can_fork', lambda: True)
 
 
@@ -50,10 +50,10 @@ def _pairs(n, seed=0):
 def worker_kind(request, monkeypatch):
     """Both kinds of workers: forked where this platform forks, and
     threads (what a process with other threads uses)."""
-    if request.param == 'forked' and not parallel_counts.platform_forks():
-        pytest.skip('no fork here')
-    monkeypatch.setattr(parallel_counts, 'can_fork',
-                        lambda: request.param == 'forked')
+    if request.param == 'forked':
+        request.getfixturevalue('forking')
+    else:
+        monkeypatch.setattr(parallel_counts, 'can_fork', lambda: False)
     return request.param
 
 
@@ -116,7 +116,6 @@ class _Unpicklable(Exception):
         self.handle = threading.Lock()
 
 
-@needs_fork
 def test_a_forked_worker_s_unpicklable_error_arrives_as_its_text(forking):
     with pytest.raises(RuntimeError, match='^_Unpicklable: image 5 is bad$'):
         set_region_counts(
@@ -131,7 +130,6 @@ def _own_children():
         return f.read().split()
 
 
-@needs_fork
 def test_a_dead_forked_worker_is_an_error_and_no_child_is_left(forking):
     parent = os.getpid()
 
