@@ -127,8 +127,19 @@ def _scipy_numbers(gt, pred):
 @pytest.mark.parametrize('seed', range(40))
 def test_numbers_are_bit_identical_to_scipy(seed):
     gt, pred = _random_case(seed)
-    expected = _scipy_numbers(gt, pred)
-    assert (srcc(gt, pred), plcc(gt, pred), plcc(gt, pred, 'none')) == expected
+    ours = (srcc(gt, pred), plcc(gt, pred), plcc(gt, pred, 'none'))
+    # SciPy's own fit is not always reproducible to the last bit: on one
+    # AVX-512 host, for seed 15 (2000 images), curve_fit's parameters came out
+    # either of two ways from call to call in one process (MINPACK taking a
+    # different step from the same residuals), the PLCCs 2 ulp apart; ours,
+    # calling the same MINPACK, varies the same way. What holds: ours is a
+    # value the released scorer's calls return.
+    returned = []
+    for _ in range(20):
+        returned.append(_scipy_numbers(gt, pred))
+        if returned[-1] == ours:
+            break
+    assert returned[-1] == ours, f'ours {ours}, SciPy returned {set(returned)}'
 
 
 def test_rank_average_ties_match_scipy():

@@ -226,7 +226,7 @@ def test_regions_are_drawn_one_by_one(monkeypatch):
     mask = np.zeros((512, 512), np.uint8)
     mask[10:41, 10:41] = 1
     with monkeypatch.context() as patch:
-        patch.setattr(regions_mod.cv2, 'findContours', lambda *args:
+        patch.setattr(regions_mod.cv2, 'findContours', lambda *args, **kw:
                       ((a, b), None))
         pred = MaskRegions(mask, 0)
     assert pred.areas.tolist() == [441, 441]
@@ -310,3 +310,77 @@ def test_empty_masks_skip_the_resize_with_the_resize_s_result(dtype):
     np.testing.assert_array_equal(
         to_scorer_mask(one), (resized > 0).astype(np.uint8))
     assert to_scorer_mask(one).sum() > 0
+
+
+def _sparse_values(rng, size, rows):
+    """uint8 mask of ``size`` x ``size``: random values (1s and larger) in a
+    few rows, including single pixels and odd-row-only runs."""
+    m = np.zeros((size, size), np.uint8)
+    for row in rows:
+        cols = rng.integers(0, size, int(rng.integers(1, 40)))
+        m[row, cols] = rng.choice([1, 1, 2, 255], len(cols))
+    return m
+
+
+def test_a_2x_mask_s_foreground_rows_resize_to_the_whole_resize():
+    """Only the rows from the first to the last non-zero one are resized for a
+    1024x1024 uint8 mask; the result is the whole mask's resize, whatever the
+    values and wherever the rows (the first, the last, an odd one alone)."""
+    rng = np.random.default_rng(3)
+    cases = [[0], [1023], [0, 1023], [511], [512], [1], [1022, 1023],
+             list(rng.integers(0, 1024, 5))]
+    cases += [
+        list(rng.integers(0, 1024, int(rng.integers(1, 30))))
+        for _ in range(40)
+    ]
+    for rows in cases:
+        mask = _sparse_values(rng, 1024, rows)
+        if rng.random() < 0.3:
+            mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        expected = (cv2.resize(mask, (512, 512)) > 0).astype(np.uint8)
+        np.testing.assert_array_equal(to_scorer_mask(mask), expected)
+        np.testing.assert_array_equal(
+            to_scorer_mask(mask.astype(bool)),
+            (cv2.resize(mask.astype(bool).view(np.uint8), (512, 512))
+             > 0).astype(np.uint8))
+
+
+def test_only_the_foreground_rows_are_resized(monkeypatch):
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[301:420, 10:900] = 1
+    shapes = []
+    resize = cv2.resize
+
+    def recording(src, *args, **kwargs):
+        shapes.append(src.shape)
+        return resize(src, *args, **kwargs)
+
+    monkeypatch.setattr(regions_mod.cv2, 'resize', recording)
+    out = to_scorer_mask(mask)
+    # output rows 150..209 (input rows 300..419): the pair holding row 301
+    # starts at 300
+    assert shapes == [(120, 1024)]
+    assert out[:150].sum() == 0 and out[210:].sum() == 0
+    assert out[150:210, 5:450].all()
+
+
+def test_regions_of_a_row_band_are_the_whole_mask_s():
+    """MaskRegions given the rows outside which the mask is 0 reads only those
+    rows and finds the same contours, in the same order, as on the whole
+    mask."""
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        mask = binarize_prediction(_random_mask(rng))
+        rows = np.flatnonzero(mask.any(axis=1))
+        band = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+        whole, part = MaskRegions(mask, 0), MaskRegions(mask, 0, rows=band)
+        assert part.num_pixels == whole.num_pixels
+        assert len(part.contours) == len(whole.contours)
+        for a, b in zip(part.contours, whole.contours):
+            np.testing.assert_array_equal(a, b)
+        assert part.boxes.tolist() == whole.boxes.tolist()
+    # a band that leaves foreground out is not read outside its rows
+    mask = np.zeros((512, 512), np.uint8)
+    mask[10:50, 10:50] = 1
+    mask[300:340, 300:340] = 1
+    assert len(MaskRegions(mask, 0, rows=(0, 100))) == 1
